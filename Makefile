@@ -1,0 +1,38 @@
+# Eddy's two commands: `make run` (the demo, nothing to set up) and
+# `make test`. Both install their own prerequisites.
+
+GO        ?= go
+BIN       := bin
+EXAMPLES  := $(notdir $(wildcard examples/*))
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: run test build lint prereqs tools clean
+
+## run: the main demo: the pipeline example with an embedded broker.
+run: prereqs
+	$(GO) run ./examples/pipeline demo
+
+## test: every test, with the race detector.
+test: prereqs
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+## build: every example binary into bin/.
+build: prereqs
+	@mkdir -p $(BIN)
+	@for e in $(EXAMPLES); do echo "go build -o $(BIN)/$$e ./examples/$$e"; $(GO) build -o $(BIN)/$$e ./examples/$$e || exit 1; done
+
+## lint: gofmt, go vet, staticcheck.
+lint: tools
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$$($(GO) env GOPATH)/bin/staticcheck ./...
+
+## prereqs: what building needs: Go, and a C compiler for cgo and -race.
+prereqs:
+	@scripts/prereqs.sh
+
+tools: prereqs
+	@test -x $$($(GO) env GOPATH)/bin/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+clean:
+	rm -rf $(BIN)

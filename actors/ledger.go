@@ -1,0 +1,153 @@
+package actors
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ledger decides what of one partition may be committed. The handler actor
+// marks records handled, output acknowledgements arrive on franz-go's
+// goroutines, and the committer reads the committable offset, so its state
+// sits behind a mutex rather than inside an actor.
+type ledger struct {
+	mu struct {
+		sync.Mutex
+		// next is the offset after the last handled record, with that
+		// record's leader epoch; Offset is -1 until a record is handled.
+		next kgo.EpochOffset
+		// pending holds handled records whose outputs are not all
+		// acknowledged yet, in offset order.
+		pending []*pendingRecord
+		// outstanding counts unacknowledged outputs across pending.
+		outstanding int
+		// idle is closed when outstanding drops to zero; nil while zero.
+		idle chan struct{}
+		// failed is the first output that failed; once set, nothing past
+		// its record is ever committable.
+		failed error
+		// committed is the offset last committed for this partition.
+		committed int64
+	}
+}
+
+// pendingRecord is a handled record waiting for its outputs.
+type pendingRecord struct {
+	offset      int64
+	epoch       int32
+	outstanding int
+}
+
+func newLedger() *ledger {
+	l := &ledger{}
+	l.mu.next = kgo.EpochOffset{Epoch: -1, Offset: -1}
+	l.mu.committed = -1
+	return l
+}
+
+// hold registers one output of the record at offset; the record must be the
+// one being handled now, or one already handled. The returned func
+// acknowledges the output and must be called exactly once.
+func (l *ledger) hold(rec *kgo.Record, onFail func(error)) func(error) {
+	l.mu.Lock()
+	var p *pendingRecord
+	if n := len(l.mu.pending); n > 0 && l.mu.pending[n-1].offset == rec.Offset {
+		p = l.mu.pending[n-1]
+	} else {
+		p = &pendingRecord{offset: rec.Offset, epoch: rec.LeaderEpoch}
+		l.mu.pending = append(l.mu.pending, p)
+	}
+	p.outstanding++
+	if l.mu.outstanding == 0 {
+		l.mu.idle = make(chan struct{})
+	}
+	l.mu.outstanding++
+	l.mu.Unlock()
+
+	var once sync.Once
+	return func(err error) {
+		once.Do(func() { l.release(p, rec, err, onFail) })
+	}
+}
+
+func (l *ledger) release(p *pendingRecord, rec *kgo.Record, err error, onFail func(error)) {
+	l.mu.Lock()
+	if err != nil {
+		// The output is lost to us: keep the record pending forever so no
+		// commit passes it, and report once.
+		if l.mu.failed == nil {
+			l.mu.failed = fmt.Errorf("actors: output of %s/%d@%d failed: %w", rec.Topic, rec.Partition, rec.Offset, err)
+			failed := l.mu.failed
+			defer onFail(failed)
+		}
+	} else {
+		p.outstanding--
+	}
+	l.mu.outstanding--
+	if l.mu.outstanding == 0 && l.mu.idle != nil {
+		close(l.mu.idle)
+		l.mu.idle = nil
+	}
+	l.mu.Unlock()
+}
+
+// handled marks rec done by its handler. Records must be marked in order.
+func (l *ledger) handled(rec *kgo.Record) {
+	l.mu.Lock()
+	l.mu.next = kgo.EpochOffset{Epoch: rec.LeaderEpoch, Offset: rec.Offset + 1}
+	l.mu.Unlock()
+}
+
+// committable returns the offset to commit: the first handled record still
+// waiting for outputs, else the offset after the last handled record. ok is
+// false when nothing new may be committed.
+func (l *ledger) committable() (eo kgo.EpochOffset, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	drop := 0
+	for _, p := range l.mu.pending {
+		if p.outstanding > 0 {
+			break
+		}
+		drop++
+	}
+	if drop > 0 {
+		l.mu.pending = append(l.mu.pending[:0], l.mu.pending[drop:]...)
+	}
+	eo = l.mu.next
+	if len(l.mu.pending) > 0 {
+		eo = kgo.EpochOffset{Epoch: l.mu.pending[0].epoch, Offset: l.mu.pending[0].offset}
+	}
+	return eo, eo.Offset >= 0 && eo.Offset > l.mu.committed
+}
+
+// markCommitted records a successful commit of offset.
+func (l *ledger) markCommitted(offset int64) {
+	l.mu.Lock()
+	if offset > l.mu.committed {
+		l.mu.committed = offset
+	}
+	l.mu.Unlock()
+}
+
+// snapshot returns the next offset to handle (-1 before the first record)
+// and the last committed offset (-1 before the first commit).
+func (l *ledger) snapshot() (next, committed int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.next.Offset, l.mu.committed
+}
+
+// idle returns a channel closed once no output is outstanding, and the
+// first output failure, if any.
+func (l *ledger) idle() (<-chan struct{}, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.idle == nil {
+		done := make(chan struct{})
+		close(done)
+		return done, l.mu.failed
+	}
+	return l.mu.idle, l.mu.failed
+}

@@ -1,0 +1,44 @@
+package actors
+
+import "github.com/twmb/franz-go/pkg/kgo"
+
+// Mailbox messages. Each is sent to exactly one kind of actor.
+
+// fetched carries a fetch's records of one partition to its partition actor.
+type fetched struct {
+	records []*kgo.Record
+}
+
+// deliver asks the handler actor to handle records in order. abandon, when
+// set, names the offset whose record goes to Processor.Abandon instead.
+type deliver struct {
+	records []*kgo.Record
+	abandon *PanicError
+}
+
+// delivered reports back to the partition actor how a deliver went: the
+// first handled count of its records were done; fatal is set when a
+// Processor asked to stop the Engine.
+type delivered struct {
+	handled int
+	fatal   error
+}
+
+// drain asks a partition actor to stop delivering, drop what it has not
+// delivered, and close done once its handler actor is idle.
+type drain struct {
+	done chan struct{}
+}
+
+// recordPanic is what the handler actor panics with after recovering a
+// handler's panic, so the partition actor's supervision knows the record.
+type recordPanic struct {
+	index int // into the deliver's records
+	err   *PanicError
+}
+
+// startPartition asks the engine actor to spawn a partition actor.
+type startPartition struct {
+	part  *partition
+	reply chan error
+}

@@ -1,0 +1,185 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// partition is what the Engine, the partition actor and the handler actor
+// share about one assigned partition. Its fields are set before the actors
+// start and not reassigned after; the pointed-to ledger and flow carry their
+// own locks.
+type partition struct {
+	tp       TopicPartition
+	proc     Processor
+	ledger   *ledger
+	flow     *flow
+	ctx      context.Context // handler calls; cancelled when stopped without draining
+	cancel   context.CancelFunc
+	stopping atomic.Bool // set by the Engine; the handler actor checks it between records
+	fail     func(error) // stops the Engine with an error
+	logger   *slog.Logger
+	pid      *actor.PID // the partition actor, once spawned
+}
+
+// partitionActor orders one partition's records: it queues what the fetch
+// loop sends, keeps one delivery outstanding at its handler actor, and
+// supervises that actor, re-delivering from the record that panicked.
+type partitionActor struct {
+	part *partition
+	cfg  *Config
+
+	handler  *actor.PID
+	queue    []*kgo.Record // fetched, not yet delivered
+	inFlight []*kgo.Record // the outstanding delivery, if busy
+	busy     bool
+	halted   bool // a Processor asked to stop: deliver nothing more
+	drained  []chan struct{}
+
+	failOffset int64 // the record that last panicked
+	failCount  int   // its consecutive panics
+	lastPanic  *PanicError
+	restart    *time.Timer
+}
+
+func (a *partitionActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.failOffset = -1
+		a.handler = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+			return &handlerActor{part: a.part}
+		}))
+	case *fetched:
+		if a.halted || a.part.stopping.Load() {
+			a.part.flow.release(len(msg.records))
+			return
+		}
+		a.queue = append(a.queue, msg.records...)
+		a.deliverNext(ctx.ActorSystem())
+	case *delivered:
+		a.onDelivered(ctx.ActorSystem(), msg)
+	case *drain:
+		a.dropQueue()
+		if a.busy {
+			a.drained = append(a.drained, msg.done)
+		} else {
+			close(msg.done)
+		}
+	case *actor.Stopping:
+		if a.restart != nil {
+			a.restart.Stop()
+		}
+	}
+}
+
+func (a *partitionActor) onDelivered(system *actor.ActorSystem, msg *delivered) {
+	a.busy = false
+	a.part.flow.release(msg.handled)
+	if a.failCount > 0 && msg.handled > 0 && a.inFlight[msg.handled-1].Offset >= a.failOffset {
+		a.failCount = 0 // the record that panicked is behind us
+	}
+	rest := a.inFlight[msg.handled:]
+	a.inFlight = nil
+	if msg.fatal != nil {
+		a.halted = true
+		a.part.flow.release(len(rest))
+		a.dropQueue()
+		a.part.fail(msg.fatal)
+	} else if len(rest) > 0 {
+		// Cut short because the partition is stopping.
+		a.part.flow.release(len(rest))
+	}
+	if a.part.stopping.Load() || a.halted {
+		a.notifyDrained()
+		return
+	}
+	a.deliverNext(system)
+}
+
+func (a *partitionActor) deliverNext(system *actor.ActorSystem) {
+	if a.busy || a.halted || len(a.queue) == 0 {
+		return
+	}
+	msg := &deliver{records: a.queue}
+	if a.failCount >= a.cfg.MaxAttempts && a.queue[0].Offset == a.failOffset {
+		msg.abandon = a.lastPanic
+	}
+	a.inFlight, a.queue, a.busy = a.queue, nil, true
+	system.Root.Send(a.handler, msg)
+}
+
+func (a *partitionActor) dropQueue() {
+	a.part.flow.release(len(a.queue))
+	a.queue = nil
+}
+
+func (a *partitionActor) notifyDrained() {
+	for _, done := range a.drained {
+		close(done)
+	}
+	a.drained = nil
+}
+
+// HandleFailure makes the partition actor its handler actor's supervisor
+// (protoactor calls it on this actor's own mailbox goroutine). A handler
+// panic restarts the handler actor after an exponential backoff and
+// re-delivers from the record that panicked; that record goes to
+// Processor.Abandon once it has panicked Config.MaxAttempts times.
+func (a *partitionActor) HandleFailure(system *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason, message any) {
+	rp, ok := reason.(*recordPanic)
+	d, isDeliver := message.(*deliver)
+	if !ok || !isDeliver {
+		// Not a handler panic: a defect of ours. Stop rather than guess.
+		a.halted, a.busy = true, false
+		a.part.fail(fmt.Errorf("actors: handler actor of %s failed: %v", a.part.tp, reason))
+		sup.StopChildren(child)
+		a.notifyDrained()
+		return
+	}
+	a.busy = false
+	a.part.flow.release(rp.index)
+	a.inFlight = nil
+	rest := d.records[rp.index:]
+	if rp.err.Offset == a.failOffset {
+		a.failCount++
+	} else {
+		a.failOffset, a.failCount = rp.err.Offset, 1
+	}
+	rp.err.Attempts = a.failCount
+	a.lastPanic = rp.err
+	a.part.logger.Warn("handler panicked; restarting it",
+		"topic", a.part.tp.Topic, "partition", a.part.tp.Partition, "offset", rp.err.Offset,
+		"attempt", a.failCount, "max_attempts", a.cfg.MaxAttempts, "panic", fmt.Sprint(rp.err.Value))
+
+	if a.part.stopping.Load() {
+		a.part.flow.release(len(rest))
+		sup.RestartChildren(child)
+		a.notifyDrained()
+		return
+	}
+	a.queue = slices.Concat(rest, a.queue)
+	delay := backoff(a.cfg.Backoff, a.cfg.MaxBackoff, a.failCount)
+	if a.restart != nil {
+		a.restart.Stop()
+	}
+	a.restart = time.AfterFunc(delay, func() { sup.RestartChildren(child) })
+	// The handler's mailbox stays suspended until the restart, so this
+	// delivery waits there for it.
+	a.deliverNext(system)
+}
+
+// backoff is base doubled per failure after the first, capped at max.
+func backoff(base, max time.Duration, failures int) time.Duration {
+	d := base
+	for i := 1; i < failures && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}

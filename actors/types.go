@@ -1,0 +1,101 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TopicPartition names one partition of one topic.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+func (tp TopicPartition) String() string { return fmt.Sprintf("%s/%d", tp.Topic, tp.Partition) }
+
+func (tp TopicPartition) asMap() map[string][]int32 {
+	return map[string][]int32{tp.Topic: {tp.Partition}}
+}
+
+// Processor runs the user's handler for the records of one partition. The
+// Engine builds one per assigned partition through Config.NewProcessor and
+// calls it only from that partition's handler actor: one record at a time,
+// in offset order, never concurrently.
+type Processor interface {
+	// Process handles one record. Returning nil marks it done (handled or
+	// deliberately skipped). Returning an error wrapping ErrInterrupted
+	// leaves it unhandled without stopping anything: use it when the call
+	// was cut short because the partition is stopping. Any other error stops
+	// the Engine with that error, and the record stays uncommitted. A panic
+	// is recovered and the record retried (see Config.MaxAttempts).
+	Process(call *Call) error
+	// Abandon is called instead of Process for a record whose handler
+	// panicked Config.MaxAttempts times; err is a *PanicError. Its result
+	// means what Process's does.
+	Abandon(call *Call, err error) error
+}
+
+// Call is one record being handled. It is valid only during the Process or
+// Abandon call it is passed to, except for the func Hold returns.
+type Call struct {
+	// Ctx is cancelled when the partition is stopped without draining
+	// (partitions lost, or the shutdown deadline passed).
+	Ctx context.Context
+	// Record is the raw record as fetched.
+	Record *kgo.Record
+
+	ledger *ledger
+	onFail func(error)
+}
+
+// Hold registers an asynchronous output of this record, such as a produced
+// record, that must be acknowledged before the record's offset may be
+// committed. Call the returned func exactly once, from any goroutine, with
+// the output's error; a non-nil error stops the Engine and the record is
+// never committed.
+func (c *Call) Hold() func(error) {
+	return c.ledger.hold(c.Record, c.onFail)
+}
+
+// ErrInterrupted marks a Process result as "not handled, the partition is
+// stopping": the record stays uncommitted and nothing else happens.
+var ErrInterrupted = errors.New("actors: handling interrupted")
+
+// PanicError is a panic recovered from a handler.
+type PanicError struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Attempts  int
+	Value     any
+	Stack     []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("actors: handler panicked on %s/%d@%d (%d attempts): %v",
+		e.Topic, e.Partition, e.Offset, e.Attempts, e.Value)
+}
+
+// PartitionStatus describes one assigned partition.
+type PartitionStatus struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	// Next is the offset of the next record to handle; -1 before the first.
+	Next int64 `json:"next_offset"`
+	// Committed is the last committed offset; -1 before the first commit
+	// by this worker.
+	Committed int64 `json:"committed_offset"`
+	// HighWatermark is the partition's end offset seen on the last fetch;
+	// -1 before the first fetch.
+	HighWatermark int64 `json:"high_watermark"`
+	// Lag is HighWatermark minus Next (minus the first fetched offset
+	// before a record is handled); -1 before the first fetch.
+	Lag int64 `json:"lag"`
+	// InFlight counts records fetched and not yet handled.
+	InFlight int    `json:"in_flight"`
+	Paused   bool   `json:"paused"`
+	Mode     string `json:"mode"`
+}

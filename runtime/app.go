@@ -1,0 +1,186 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"slices"
+	"sync/atomic"
+
+	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/serde"
+)
+
+// App is a stream-processing application: a name, the handlers of the
+// topics it reads, and the outputs it writes. Build it in main with NewApp,
+// Handle and NewOutput, then run it with Main (the CLI) or Run. Registration
+// is not safe for concurrent use and must finish before Run.
+type App struct {
+	name        string
+	logger      *slog.Logger
+	errorPolicy ErrorPolicy
+	routes      []*route
+	outputs     []string
+	errs        []error
+	commands    []appCommand
+	current     atomic.Pointer[worker] // the running worker, for Status
+}
+
+// route is one source topic and how to build the processor of its
+// partitions.
+type route struct {
+	topic   string
+	handler string // the handler's type, for messages
+	starter Starter
+	build   func(w *worker, tp actors.TopicPartition) actors.Processor
+}
+
+// command is a subcommand the app adds to its binary.
+type appCommand struct {
+	name, summary string
+	run           func(ctx context.Context, args []string) error
+}
+
+// Command adds a subcommand to the app's binary, next to worker, broker and
+// the others: for demos, data loaders, migrations. run gets the arguments
+// after the subcommand's name; an error exits 1.
+func (a *App) Command(name, summary string, run func(ctx context.Context, args []string) error) {
+	for _, c := range commands() {
+		if c.name == name {
+			a.errorf("runtime: Command %q: the binary already has that subcommand", name)
+			return
+		}
+	}
+	a.commands = append(a.commands, appCommand{name: name, summary: summary, run: run})
+}
+
+// Option configures an App.
+type Option func(*App)
+
+// WithLogger sets the app's logger. Default: text logs on stderr at the
+// configured log level.
+func WithLogger(l *slog.Logger) Option { return func(a *App) { a.logger = l } }
+
+// ErrorPolicy is what happens to a failed record when its handler has no
+// OnError hook.
+type ErrorPolicy int
+
+const (
+	// ContinueOnError logs, counts and skips the record. The default.
+	ContinueOnError ErrorPolicy = iota
+	// StopOnError stops the app with the error; the record stays
+	// uncommitted.
+	StopOnError
+)
+
+// WithErrorPolicy sets the policy for handlers without OnError. Default
+// ContinueOnError.
+func WithErrorPolicy(p ErrorPolicy) Option { return func(a *App) { a.errorPolicy = p } }
+
+// NewApp returns an app named name. The name is the default consumer group
+// and client id, and prefixes the app's internal topics.
+func NewApp(name string, opts ...Option) *App {
+	a := &App{name: name}
+	if name == "" {
+		a.errorf("runtime: NewApp: the app needs a name")
+	}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
+}
+
+// Name returns the app's name.
+func (a *App) Name() string { return a.name }
+
+func (a *App) errorf(format string, args ...any) {
+	a.errs = append(a.errs, fmt.Errorf(format, args...))
+}
+
+// Handle registers h for topics, decoding keys and values with the given
+// codecs. A topic has at most one handler. Problems (no topics, a topic
+// registered twice, nil codecs or handler) are reported by App.Run.
+func Handle[K, V any](app *App, h Handler[K, V], keys serde.Codec[K], values serde.Codec[V], topics ...string) {
+	name := fmt.Sprintf("%T", h)
+	switch {
+	case h == nil || reflect.ValueOf(h).Kind() == reflect.Pointer && reflect.ValueOf(h).IsNil():
+		app.errorf("runtime: Handle(%v): handler is nil", topics)
+		return
+	case keys == nil || values == nil:
+		app.errorf("runtime: Handle(%s, %v): key and value codecs are required", name, topics)
+		return
+	case len(topics) == 0:
+		app.errorf("runtime: Handle(%s): no topics given", name)
+		return
+	}
+	starter, _ := h.(Starter)
+	for i, t := range topics {
+		if prev := app.route(t); prev != nil {
+			app.errorf("runtime: topic %q has two handlers: %s and %s", t, prev.handler, name)
+			continue
+		}
+		r := &route{
+			topic:   t,
+			handler: name,
+			build: func(w *worker, tp actors.TopicPartition) actors.Processor {
+				return newProcessor(w, h, keys, values)
+			},
+		}
+		if i == 0 {
+			r.starter = starter // once per handler, not per topic
+		}
+		app.routes = append(app.routes, r)
+	}
+}
+
+func (a *App) route(topic string) *route {
+	for _, r := range a.routes {
+		if r.topic == topic {
+			return r
+		}
+	}
+	return nil
+}
+
+// SourceTopics returns the topics the app's handlers read, in registration
+// order.
+func (a *App) SourceTopics() []string {
+	ts := make([]string, len(a.routes))
+	for i, r := range a.routes {
+		ts[i] = r.topic
+	}
+	return ts
+}
+
+// Topics returns every topic the app declares: sources, then outputs,
+// without repeats.
+func (a *App) Topics() []string {
+	ts := a.SourceTopics()
+	for _, t := range a.outputs {
+		if !slices.Contains(ts, t) {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+func (a *App) validate() error {
+	errs := slices.Clone(a.errs)
+	if len(a.routes) == 0 {
+		errs = append(errs, fmt.Errorf("runtime: app %q has no handlers: register one with runtime.Handle", a.name))
+	}
+	return errors.Join(errs...)
+}
+
+// Status describes the running worker: its partitions with offsets, lag and
+// mode, and its record counts. ok is false while the app is not running.
+// Safe for concurrent use.
+func (a *App) Status() (s Status, ok bool) {
+	w := a.current.Load()
+	if w == nil {
+		return Status{}, false
+	}
+	return w.status(), true
+}

@@ -1,0 +1,58 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/eddy-streams/eddy/actors"
+)
+
+// Context is passed to every hook of a handler for one record. It is a
+// context.Context (the one DefineContext returned, else the partition's)
+// and carries what handlers may do besides returning: produce records, log,
+// read settings. It is valid only during the hook call it is passed to; one
+// partition's calls never overlap.
+type Context struct {
+	context.Context
+	call *actors.Call
+	w    *worker
+	log  *slog.Logger
+}
+
+// Record returns the raw record being handled.
+func (c *Context) Record() *Record { return c.call.Record }
+
+// Logger returns the app's logger with the record's topic, partition and
+// offset attached.
+func (c *Context) Logger() *slog.Logger {
+	if c.log == nil {
+		r := c.call.Record
+		c.log = c.w.logger.With("topic", r.Topic, "partition", r.Partition, "offset", r.Offset)
+	}
+	return c.log
+}
+
+// Setting returns the app setting name (from the config file's settings,
+// EDDY_SETTING_<NAME>, or --set name=value) and whether it is set.
+func (c *Context) Setting(name string) (string, bool) {
+	v, ok := c.w.cfg.Settings[name]
+	return v, ok
+}
+
+// Produce sends rec asynchronously and returns at once. rec.Topic must be
+// set; a nil Value sends a tombstone. The record being handled is not
+// committed until rec is acknowledged by the broker, and if the produce
+// fails the app stops with the error and the record is handled again after
+// a restart. Prefer Output.Produce for typed keys and values.
+func (c *Context) Produce(rec *Record) error {
+	if rec == nil || rec.Topic == "" {
+		return fmt.Errorf("runtime: produce from %s/%d@%d: record has no topic",
+			c.call.Record.Topic, c.call.Record.Partition, c.call.Record.Offset)
+	}
+	release := c.call.Hold()
+	// The client's own context, not the handler's: a produce that was
+	// started must finish even if the partition is being revoked.
+	c.w.client.Produce(c.w.produceCtx, rec, func(_ *Record, err error) { release(err) })
+	return nil
+}

@@ -1,0 +1,119 @@
+package runtime
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Record is a raw Kafka record as fetched: topic, partition, offset, key,
+// value, headers and timestamp. It is franz-go's record type.
+type Record = kgo.Record
+
+// Header is one record header.
+type Header = kgo.RecordHeader
+
+// Message is a record with its key and value decoded by the handler's
+// codecs. A record without a key has the zero K.
+type Message[K, V any] struct {
+	Key   K
+	Value V
+	// Record is the raw record; handlers must not modify it.
+	Record *Record
+}
+
+// Handler handles the records of the topics it is registered for with
+// Handle. OnMessage is called once per record (at least once: after a crash
+// a record may be seen again), in offset order within a partition and
+// concurrently across partitions, never concurrently for one partition.
+// Returning nil marks the record done; an error goes to the error path
+// (ErrorHandler, else the app's error policy).
+//
+// A handler may implement any of the optional hooks below. They are found
+// by interface assertion when the handler is registered. Per record the
+// order is: DefineContext, decode, DidReceive, OnMessage or OnTombstone,
+// OnFinished; a failure in any step goes to OnError.
+type Handler[K, V any] interface {
+	OnMessage(ctx *Context, msg *Message[K, V]) error
+}
+
+// TombstoneHandler handles records whose value is null (tombstones, the
+// deletes of compacted topics). Without it tombstones are skipped and
+// counted; their value is never decoded.
+type TombstoneHandler[K, V any] interface {
+	OnTombstone(ctx *Context, msg *Message[K, V]) error
+}
+
+// ErrorHandler decides what happens to a record that failed: its key or
+// value did not decode (*DecodeError), a hook returned an error, or its
+// handler panicked on every attempt (*PanicError). Returning nil logs,
+// counts and skips the record; returning an error stops the app with it,
+// and the record stays uncommitted so it is handled again after a restart.
+type ErrorHandler interface {
+	OnError(ctx *Context, rec *Record, err error) error
+}
+
+// Receiver sees each decoded message before it is handled, to transform or
+// drop it: return the message to handle (msg itself, changed, or a new
+// one), or nil to drop the record, which then counts as done.
+type Receiver[K, V any] interface {
+	DidReceive(ctx *Context, msg *Message[K, V]) (*Message[K, V], error)
+}
+
+// Finisher is told once a record's handling has ended, whatever the
+// outcome, for clean-up or accounting. It is not called for a record that
+// stops the app or whose handling was interrupted by a rebalance.
+type Finisher interface {
+	OnFinished(ctx *Context, rec *Record, outcome Outcome)
+}
+
+// ContextDefiner defines the context of each handler call, like
+// paperboy's define_context: it runs first for every record and returns the
+// context.Context that ctx carries through the record's other hooks, for
+// example with values (context.WithValue), a deadline, or a span. An error
+// goes to the error path.
+type ContextDefiner interface {
+	DefineContext(parent context.Context, rec *Record) (context.Context, error)
+}
+
+// Starter is told once when the app starts, before any record is fetched,
+// with the resolved configuration: parse settings, open connections, check
+// what the handler needs. An error stops the start-up. It is called once
+// per registered handler, even if the handler serves several topics.
+type Starter interface {
+	OnStart(ctx context.Context, cfg Config) error
+}
+
+// Outcome is how a record's handling ended.
+type Outcome int
+
+const (
+	// Handled: OnMessage or OnTombstone returned nil.
+	Handled Outcome = iota + 1
+	// Dropped: DidReceive dropped the record.
+	Dropped
+	// Skipped: the record failed and the error path chose to go on.
+	Skipped
+	// SkippedTombstone: a tombstone reached a handler without OnTombstone.
+	SkippedTombstone
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Handled:
+		return "handled"
+	case Dropped:
+		return "dropped"
+	case Skipped:
+		return "skipped"
+	case SkippedTombstone:
+		return "skipped-tombstone"
+	}
+	return "unknown"
+}
+
+// HandlerFunc adapts a function to a Handler with no optional hooks.
+type HandlerFunc[K, V any] func(ctx *Context, msg *Message[K, V]) error
+
+// OnMessage calls f.
+func (f HandlerFunc[K, V]) OnMessage(ctx *Context, msg *Message[K, V]) error { return f(ctx, msg) }

@@ -1,0 +1,104 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/eddy-streams/eddy/actors"
+)
+
+// httpServer serves the worker's operational routes. Later capabilities
+// add routes to the same mux.
+type httpServer struct {
+	srv  *http.Server
+	addr string
+	wg   sync.WaitGroup
+}
+
+// Status is the JSON document served at /status.
+type Status struct {
+	App        string                   `json:"app"`
+	Group      string                   `json:"group"`
+	Brokers    []string                 `json:"brokers"`
+	Ready      bool                     `json:"ready"`
+	Partitions []actors.PartitionStatus `json:"partitions"`
+	Records    RecordCounts             `json:"records"`
+}
+
+// RecordCounts counts what happened to records since the worker started.
+type RecordCounts struct {
+	Handled           int64 `json:"handled"`
+	Dropped           int64 `json:"dropped"`
+	Skipped           int64 `json:"skipped"`
+	TombstonesSkipped int64 `json:"tombstones_skipped"`
+	DecodeErrors      int64 `json:"decode_errors"`
+	HandlerErrors     int64 `json:"handler_errors"`
+	Panics            int64 `json:"panics"`
+}
+
+func (w *worker) status() Status {
+	s := &w.stats
+	return Status{
+		App:        w.app.name,
+		Group:      w.cfg.Group,
+		Brokers:    w.brokers,
+		Ready:      w.engine.Ready(),
+		Partitions: w.engine.Status(),
+		Records: RecordCounts{
+			Handled: s.handled.Load(), Dropped: s.dropped.Load(), Skipped: s.skipped.Load(),
+			TombstonesSkipped: s.tombstonesSkipped.Load(), DecodeErrors: s.decodeErrors.Load(),
+			HandlerErrors: s.handlerErrors.Load(), Panics: s.panics.Load(),
+		},
+	}
+}
+
+// serveHTTP listens on addr and serves until close.
+func (w *worker) serveHTTP(addr string) (*httpServer, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
+		writeJSON(rw, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, _ *http.Request) {
+		if w.engine.Ready() {
+			writeJSON(rw, http.StatusOK, map[string]string{"status": "ready"})
+			return
+		}
+		writeJSON(rw, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+	})
+	mux.HandleFunc("GET /status", func(rw http.ResponseWriter, _ *http.Request) {
+		writeJSON(rw, http.StatusOK, w.status())
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: http server on %s: %w (pick another with --http ADDR, or --http off)", addr, err)
+	}
+	s := &httpServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, addr: ln.Addr().String()}
+	s.wg.Go(func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			w.logger.Error("http server stopped", "addr", s.addr, "err", err)
+		}
+	})
+	w.logger.Info("serving http", "addr", "http://"+s.addr, "routes", "/healthz /readyz /status")
+	return s, nil
+}
+
+func (s *httpServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+	s.wg.Wait()
+}
+
+func writeJSON(rw http.ResponseWriter, code int, v any) {
+	rw.Header().Set("Content-Type", "application/json")
+	rw.WriteHeader(code)
+	enc := json.NewEncoder(rw)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,166 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/serde"
+)
+
+// processor runs one typed handler for one partition: it is the
+// actors.Processor that decodes, calls the hooks in order and applies the
+// error path. Its calls never overlap, so it reuses one Context and one
+// Message across records.
+type processor[K, V any] struct {
+	w      *worker
+	keys   serde.Codec[K]
+	values serde.Codec[V]
+
+	h     Handler[K, V]
+	tomb  TombstoneHandler[K, V]
+	onErr ErrorHandler
+	recv  Receiver[K, V]
+	fin   Finisher
+	def   ContextDefiner
+
+	ctx Context
+	msg Message[K, V]
+}
+
+func newProcessor[K, V any](w *worker, h Handler[K, V], keys serde.Codec[K], values serde.Codec[V]) *processor[K, V] {
+	p := &processor[K, V]{w: w, keys: keys, values: values, h: h}
+	p.tomb, _ = h.(TombstoneHandler[K, V])
+	p.onErr, _ = h.(ErrorHandler)
+	p.recv, _ = h.(Receiver[K, V])
+	p.fin, _ = h.(Finisher)
+	p.def, _ = h.(ContextDefiner)
+	return p
+}
+
+func (p *processor[K, V]) Process(call *actors.Call) error {
+	p.ctx = Context{Context: call.Ctx, call: call, w: p.w}
+	c := &p.ctx
+	outcome, err := p.handle(c)
+	if err != nil {
+		if call.Ctx.Err() != nil {
+			// Cut short by a stop: not handled, not an error of the record.
+			return fmt.Errorf("%w: %w", actors.ErrInterrupted, err)
+		}
+		return p.failed(c, err)
+	}
+	p.finish(c, outcome)
+	return nil
+}
+
+func (p *processor[K, V]) Abandon(call *actors.Call, cause error) (err error) {
+	p.ctx = Context{Context: call.Ctx, call: call, w: p.w}
+	rec := call.Record
+	defer func() {
+		// OnError itself panicking on a poisoned record would loop through
+		// restarts for ever: stop instead.
+		if v := recover(); v != nil {
+			err = &RecordError{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
+				Err: fmt.Errorf("OnError panicked: %v (after %w)", v, cause)}
+		}
+	}()
+	return p.failed(&p.ctx, cause)
+}
+
+// handle runs the hooks of one record up to its handler.
+func (p *processor[K, V]) handle(c *Context) (Outcome, error) {
+	rec := c.call.Record
+	if p.def != nil {
+		ctx, err := p.def.DefineContext(c.Context, rec)
+		if err != nil {
+			return 0, fmt.Errorf("DefineContext: %w", err)
+		}
+		if ctx != nil {
+			c.Context = ctx
+		}
+	}
+	msg := &p.msg
+	*msg = Message[K, V]{Record: rec}
+	if rec.Key != nil {
+		k, err := p.keys.Decode(rec.Key)
+		if err != nil {
+			return 0, &DecodeError{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Part: "key", Err: err}
+		}
+		msg.Key = k
+	}
+	tombstone := rec.Value == nil
+	if tombstone && p.tomb == nil {
+		p.w.stats.tombstonesSkipped.Add(1)
+		return SkippedTombstone, nil
+	}
+	if !tombstone {
+		v, err := p.values.Decode(rec.Value)
+		if err != nil {
+			return 0, &DecodeError{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Part: "value", Err: err}
+		}
+		msg.Value = v
+	}
+	if p.recv != nil {
+		m, err := p.recv.DidReceive(c, msg)
+		if err != nil {
+			return 0, fmt.Errorf("DidReceive: %w", err)
+		}
+		if m == nil {
+			p.w.stats.dropped.Add(1)
+			return Dropped, nil
+		}
+		msg = m
+	}
+	var err error
+	if tombstone {
+		err = p.tomb.OnTombstone(c, msg)
+	} else {
+		err = p.h.OnMessage(c, msg)
+	}
+	if err != nil {
+		return 0, err
+	}
+	p.w.stats.handled.Add(1)
+	return Handled, nil
+}
+
+// failed is the error path: OnError decides, else the app's policy.
+func (p *processor[K, V]) failed(c *Context, err error) error {
+	rec := c.call.Record
+	p.w.stats.countError(err)
+	stop := func(cause error) error {
+		return &RecordError{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Err: cause}
+	}
+	if p.onErr != nil {
+		if e := p.onErr.OnError(c, rec, err); e != nil {
+			return stop(e)
+		}
+	} else if p.w.app.errorPolicy == StopOnError {
+		return stop(err)
+	} else {
+		c.Logger().Warn("skipping record after error", "err", err, "kind", errorKind(err))
+	}
+	p.w.stats.skipped.Add(1)
+	p.finish(c, Skipped)
+	return nil
+}
+
+func (p *processor[K, V]) finish(c *Context, o Outcome) {
+	if p.fin != nil {
+		p.fin.OnFinished(c, c.call.Record, o)
+	}
+}
+
+// errorKind names the kind of a record's error for logs and counters.
+func errorKind(err error) string {
+	var de *DecodeError
+	var pe *PanicError
+	switch {
+	case errors.As(err, &de):
+		return "decode"
+	case errors.As(err, &pe):
+		return "panic"
+	default:
+		return "handler"
+	}
+}

@@ -1,0 +1,227 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/actors"
+)
+
+// worker is one run of an App: its client, engine and counters.
+type worker struct {
+	app        *App
+	cfg        Config
+	logger     *slog.Logger
+	client     *kgo.Client
+	produceCtx context.Context
+	engine     *actors.Engine
+	brokers    []string
+	stats      stats
+}
+
+// stats counts what happened to records; read by /status.
+type stats struct {
+	handled           atomic.Int64
+	dropped           atomic.Int64
+	skipped           atomic.Int64
+	tombstonesSkipped atomic.Int64
+	decodeErrors      atomic.Int64
+	handlerErrors     atomic.Int64
+	panics            atomic.Int64
+}
+
+func (s *stats) countError(err error) {
+	switch errorKind(err) {
+	case "decode":
+		s.decodeErrors.Add(1)
+	case "panic":
+		s.panics.Add(1)
+	default:
+		s.handlerErrors.Add(1)
+	}
+}
+
+// connectTimeout bounds the start-up checks against the brokers.
+const connectTimeout = 15 * time.Second
+
+// Run runs the app as one worker of its consumer group until ctx is
+// cancelled (a clean shutdown, returning nil) or the app fails (returning
+// the error). Zero fields of cfg take DefaultConfig's values, except that an
+// empty HTTP serves no HTTP. With no brokers configured it starts an
+// embedded broker with the app's topics. Run may be called once per App at
+// a time.
+func (a *App) Run(ctx context.Context, cfg Config) error {
+	logger := a.logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	}
+	return a.run(ctx, cfg, logger)
+}
+
+func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	if err := a.validate(); err != nil {
+		return err
+	}
+	cfg = cfg.withDefaults(a.name)
+	w := &worker{app: a, cfg: cfg, logger: logger.With("app", a.name)}
+
+	w.brokers = cfg.Brokers
+	if len(w.brokers) == 0 {
+		b, err := startBroker(brokerOptions{partitions: cfg.TopicPartitions, topics: a.Topics(), port: 9092, anyPort: true})
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		w.brokers = b.ListenAddrs()
+		w.logger.Info("no brokers configured: started an embedded broker (data is lost on exit)",
+			"brokers", strings.Join(w.brokers, ","), "topics", a.Topics(), "partitions", cfg.TopicPartitions)
+	}
+
+	for _, r := range a.routes {
+		if r.starter != nil {
+			if err := r.starter.OnStart(ctx, cfg); err != nil {
+				return fmt.Errorf("runtime: OnStart of %s: %w", r.handler, err)
+			}
+		}
+	}
+	engine, err := actors.New(actors.Config{
+		NewProcessor:   w.newProcessor,
+		Logger:         w.logger,
+		MaxInFlight:    cfg.MaxInFlight,
+		MaxAttempts:    cfg.HandlerMaxAttempts,
+		Backoff:        cfg.HandlerBackoff,
+		MaxBackoff:     cfg.HandlerMaxBackoff,
+		CommitInterval: cfg.CommitInterval,
+		DrainTimeout:   cfg.ShutdownTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	w.engine = engine
+	opts, err := w.clientOptions()
+	if err != nil {
+		return err
+	}
+	client, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("runtime: kafka client: %w", err)
+	}
+	defer client.Close()
+	w.client = client
+	produceCtx, cancelProduce := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelProduce()
+	w.produceCtx = produceCtx
+
+	if err := w.checkTopics(ctx); err != nil {
+		return err
+	}
+	if cfg.HTTP != "off" {
+		srv, err := w.serveHTTP(cfg.HTTP)
+		if err != nil {
+			return err
+		}
+		defer srv.close()
+	}
+	w.logger.Info("worker started", "group", cfg.Group, "topics", a.SourceTopics(), "brokers", strings.Join(w.brokers, ","))
+	a.current.Store(w)
+	defer a.current.Store(nil)
+	err = engine.Run(ctx, client)
+	w.logger.Info("worker stopped", "handled", w.stats.handled.Load(), "skipped", w.stats.skipped.Load())
+	return err
+}
+
+func (w *worker) newProcessor(tp actors.TopicPartition) (actors.Processor, error) {
+	r := w.app.route(tp.Topic)
+	if r == nil {
+		return nil, fmt.Errorf("runtime: assigned %s, but no handler is registered for topic %q", tp, tp.Topic)
+	}
+	return r.build(w, tp), nil
+}
+
+func (w *worker) clientOptions() ([]kgo.Opt, error) {
+	cfg := w.cfg
+	var balancer kgo.GroupBalancer
+	switch cfg.Balancer {
+	case "", "cooperative-sticky":
+		balancer = kgo.CooperativeStickyBalancer()
+	case "sticky":
+		balancer = kgo.StickyBalancer()
+	case "range":
+		balancer = kgo.RangeBalancer()
+	case "roundrobin":
+		balancer = kgo.RoundRobinBalancer()
+	default:
+		return nil, fmt.Errorf("runtime: unknown balancer %q (want cooperative-sticky, sticky, range or roundrobin)", cfg.Balancer)
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(w.brokers...),
+		kgo.ClientID(cfg.ClientID),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(w.app.SourceTopics()...),
+		// A new group starts at the beginning: a stream processor that
+		// silently skipped existing records would surprise.
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsAssigned(w.engine.OnAssigned),
+		kgo.OnPartitionsRevoked(w.engine.OnRevoked),
+		kgo.OnPartitionsLost(w.engine.OnLost),
+		kgo.Balancers(balancer),
+		kgo.SessionTimeout(cfg.SessionTimeout),
+	}
+	if cfg.GroupProtocol == "consumer" {
+		opts = append(opts, kgo.ServerSideBalancer())
+	}
+	return opts, nil
+}
+
+// checkTopics fails start-up, with a message naming them, when the brokers
+// cannot be reached or a topic the app reads or writes does not exist.
+func (w *worker) checkTopics(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	adm := kadm.NewClient(w.client)
+	topics := w.app.Topics()
+	details, err := adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("runtime: cannot reach the brokers %s within %v: %w (are the addresses right and the brokers up?)",
+			strings.Join(w.brokers, ","), connectTimeout, err)
+	}
+	var missing []string
+	for _, t := range topics {
+		d, ok := details[t]
+		if !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+			missing = append(missing, t)
+		} else if d.Err != nil {
+			return fmt.Errorf("runtime: topic %q: %w", t, d.Err)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return fmt.Errorf("runtime: topics missing on %s: %s (create them with `%s topics create`, or check the names)",
+			strings.Join(w.brokers, ","), strings.Join(missing, ", "), binaryName())
+	}
+	return nil
+}
+
+func binaryName() string {
+	if len(os.Args) == 0 {
+		return "<app>"
+	}
+	name := os.Args[0]
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
+}
