@@ -99,8 +99,12 @@ func brokerError(ctx context.Context, brokers []string, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("runtime: interrupted while talking to %s: %w", strings.Join(brokers, ","), ctx.Err())
 	}
-	return fmt.Errorf("runtime: cannot reach the brokers %s within %v: %w (are the addresses right and the brokers up?)",
-		strings.Join(brokers, ","), connectTimeout, err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("runtime: the brokers %s did not answer within %v (are the addresses right and the brokers up?)",
+			strings.Join(brokers, ","), connectTimeout)
+	}
+	return fmt.Errorf("runtime: cannot reach the brokers %s: %w (are the addresses right and the brokers up?)",
+		strings.Join(brokers, ","), err)
 }
 
 // lookUpTopic returns topic's metadata, or an error naming the topic if it

@@ -258,25 +258,68 @@ func TestProduceConsumeTopicsWithoutBrokersFail(t *testing.T) {
 
 func TestProduceUnreachableBrokerFailsNamingIt(t *testing.T) {
 	t.Parallel()
-	// An address that refuses connections: a listener that is closed.
+	for _, tc := range []struct {
+		name   string
+		listen func(t *testing.T) string // returns the broker address
+		want   string
+	}{
+		{"refuses connections", refusingAddr, "runtime: cannot reach the brokers "},
+		{"never answers", silentAddr, "runtime: the brokers "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr := tc.listen(t)
+			// The tool gives up after connectTimeout; the test's own
+			// deadline bounds a hang, it is not the behaviour under test.
+			ctx, cancel := context.WithTimeout(t.Context(), connectTimeout+20*time.Second)
+			defer cancel()
+			r := runTool(ctx, toolApp("events"), "k\tv\n", nil, "produce", "--brokers", addr, "--topic", "events")
+			if r.code != 1 {
+				t.Fatalf("exit code %d, want 1; stderr:\n%s", r.code, r.errOut)
+			}
+			if want := tc.want + addr; !strings.Contains(r.errOut, want) {
+				t.Errorf("stderr = %q, want it to contain %q", r.errOut, want)
+			}
+		})
+	}
+}
+
+// refusingAddr returns an address that refuses connections: that of a
+// closed listener.
+func refusingAddr(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
 	ln.Close()
+	return ln.Addr().String()
+}
 
-	// The tool gives up after connectTimeout; the test's own deadline is
-	// a bound on a hang, not the behaviour under test.
-	ctx, cancel := context.WithTimeout(t.Context(), connectTimeout+20*time.Second)
-	defer cancel()
-	r := runTool(ctx, toolApp("events"), "k\tv\n", nil, "produce", "--brokers", addr, "--topic", "events")
-	if r.code != 1 {
-		t.Fatalf("exit code %d, want 1; stderr:\n%s", r.code, r.errOut)
+// silentAddr returns the address of a listener that accepts connections
+// and never answers a request.
+func silentAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if want := "runtime: cannot reach the brokers " + addr; !strings.Contains(r.errOut, want) {
-		t.Errorf("stderr = %q, want it to contain %q", r.errOut, want)
-	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	})
+	return ln.Addr().String()
 }
 
 func TestTopicsCreateThenList(t *testing.T) {

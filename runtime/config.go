@@ -101,11 +101,11 @@ type Config struct {
 	HandlerMaxAttempts int
 
 	// HandlerBackoff is the delay before the first restart of a failed
-	// handler, doubled on each further failure. Default 100ms; 0 or more.
+	// handler, doubled on each further failure. Default 100ms; at least 1ms.
 	// YAML handler.backoff, env EDDY_HANDLER_BACKOFF, flag --handler-backoff.
 	HandlerBackoff time.Duration
 
-	// HandlerMaxBackoff caps the handler restart delay. Default 5s; 0 or more.
+	// HandlerMaxBackoff caps the handler restart delay. Default 5s; at least 1ms.
 	// YAML handler.max_backoff, env EDDY_HANDLER_MAX_BACKOFF,
 	// flag --handler-max-backoff.
 	HandlerMaxBackoff time.Duration
@@ -237,10 +237,10 @@ func configSettings() []setting {
 			"Records of one partition fetched but not yet handled before fetching that partition pauses."),
 		intSetting("handler.max_attempts", 3, 1, math.MaxInt, func(c *Config) *int { return &c.HandlerMaxAttempts },
 			"How many times a record whose handler panics is tried before it goes to the error path."),
-		durationSetting("handler.backoff", 100*time.Millisecond, 0,
+		durationSetting("handler.backoff", 100*time.Millisecond, time.Millisecond,
 			func(c *Config) *time.Duration { return &c.HandlerBackoff },
 			"Delay before the first restart of a failed handler, doubled on each further failure."),
-		durationSetting("handler.max_backoff", 5*time.Second, 0,
+		durationSetting("handler.max_backoff", 5*time.Second, time.Millisecond,
 			func(c *Config) *time.Duration { return &c.HandlerMaxBackoff },
 			"Upper bound of the handler restart delay."),
 		intSetting("topics.partitions", 8, 1, math.MaxInt32, func(c *Config) *int { return &c.TopicPartitions },

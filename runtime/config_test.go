@@ -155,7 +155,7 @@ brokers:
   - b:9092
 handler:
   max_attempts: 7
-  backoff: 0s
+  backoff: 1ms
 topics:
   partitions: 3
   replication_factor: 3
@@ -171,7 +171,7 @@ settings:
 		c.HTTP = "off"
 		c.Brokers = []string{"a:9092", "b:9092"}
 		c.HandlerMaxAttempts = 7
-		c.HandlerBackoff = 0
+		c.HandlerBackoff = time.Millisecond
 		c.TopicPartitions = 3
 		c.TopicReplication = 3
 		c.Settings = map[string]string{"a": "file", "b": "file", "mixed": "1"}
@@ -442,7 +442,7 @@ func TestConfigErrors(t *testing.T) {
 		{
 			name:  "negative backoff",
 			in:    configInput{file: "handler:\n  backoff: -1s\n"},
-			exact: `runtime: config: {file}: handler.backoff: "-1s" is out of range (must be 0 or more)`,
+			exact: `runtime: config: {file}: handler.backoff: "-1s" is out of range (must be at least 1ms)`,
 		},
 		{
 			name:  "max in flight below 1",
