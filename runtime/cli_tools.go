@@ -34,9 +34,13 @@ const (
 	// PostgreSQL's COPY text format.
 	nullValue = `\N`
 
-	// toolDialTimeout bounds one connection attempt, so that an address
-	// that drops packets is retried, and reported, within connectTimeout.
-	toolDialTimeout = 5 * time.Second
+	// toolDialTimeout and toolRequestOverhead bound one connection
+	// attempt and the wait for a response (kgo's defaults are 10s each),
+	// so that a broker that does not answer is retried, and reported,
+	// close to connectTimeout: kgo does not cut short a connection's
+	// set-up when the request's context ends.
+	toolDialTimeout     = 5 * time.Second
+	toolRequestOverhead = 5 * time.Second
 
 	// produceDeliveryTimeout bounds how long one record may wait for its
 	// acknowledgement before produce gives up on it and fails, naming its
@@ -83,6 +87,7 @@ func newToolClient(cfg Config, opts ...kgo.Opt) (*kgo.Client, error) {
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(cfg.ClientID),
 		kgo.DialTimeout(toolDialTimeout),
+		kgo.RequestTimeoutOverhead(toolRequestOverhead),
 	}
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {

@@ -261,10 +261,9 @@ func TestProduceUnreachableBrokerFailsNamingIt(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		listen func(t *testing.T) string // returns the broker address
-		want   string
 	}{
-		{"refuses connections", refusingAddr, "runtime: cannot reach the brokers "},
-		{"never answers", silentAddr, "runtime: the brokers "},
+		{"refuses connections", refusingAddr},
+		{"never answers", silentAddr},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -277,8 +276,10 @@ func TestProduceUnreachableBrokerFailsNamingIt(t *testing.T) {
 			if r.code != 1 {
 				t.Fatalf("exit code %d, want 1; stderr:\n%s", r.code, r.errOut)
 			}
-			if want := tc.want + addr; !strings.Contains(r.errOut, want) {
-				t.Errorf("stderr = %q, want it to contain %q", r.errOut, want)
+			for _, want := range []string{addr, "(are the addresses right and the brokers up?)"} {
+				if !strings.Contains(r.errOut, want) {
+					t.Errorf("stderr = %q, want it to contain %q", r.errOut, want)
+				}
 			}
 		})
 	}
