@@ -22,7 +22,11 @@ type brokerOptions struct {
 
 // startBroker starts kfake, a Kafka-protocol broker in this process.
 func startBroker(o brokerOptions) (*kfake.Cluster, error) {
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(o.port)}
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1), kfake.Ports(o.port),
+		// Compact changelogs within seconds, not kfake's default hour.
+		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "1000"}),
+	}
 	if o.host != "" && o.host != "127.0.0.1" && o.host != "localhost" {
 		host := o.host
 		opts = append(opts, kfake.ListenFn(func(network, addr string) (net.Listener, error) {
@@ -41,7 +45,7 @@ func startBroker(o brokerOptions) (*kfake.Cluster, error) {
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil && o.anyPort && o.port != 0 && errors.Is(err, syscall.EADDRINUSE) {
-		opts[1] = kfake.Ports(0)
+		opts = append(opts, kfake.Ports(0)) // the last Ports wins
 		c, err = kfake.NewCluster(opts...)
 	}
 	if err != nil {

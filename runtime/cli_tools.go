@@ -173,7 +173,7 @@ func cmdBroker(ctx context.Context, app *App, args []string, io cliIO) error {
 		return err
 	}
 	if len(created) > 0 {
-		fmt.Fprintf(io.err, "created the app's topics missing from %s: %s\n", *dataDir, strings.Join(created, ", "))
+		fmt.Fprintf(io.err, "created the app's topics missing from the data dir: %s\n", strings.Join(created, ", "))
 	}
 	if *dataDir == "" {
 		fmt.Fprintln(io.err, "no --data-dir: data is lost on exit")
@@ -295,6 +295,7 @@ func cmdProduce(ctx context.Context, app *App, args []string, io cliIO) error {
 type lineProducer struct {
 	cl    *kgo.Client
 	topic string
+	stop  context.CancelFunc // fails the records not yet sent; set by run
 
 	// mu guards the outcomes of records, reported by the client's
 	// goroutines.
@@ -314,6 +315,7 @@ func (p *lineProducer) run(ctx context.Context, in io.Reader) (int64, error) {
 	// what it read. Cancelled on the first failure, to fail the rest fast.
 	produceCtx, stopProducing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopProducing()
+	p.stop = stopProducing
 
 	lines := make(chan inputLine)
 	done := make(chan struct{})
@@ -359,14 +361,19 @@ read:
 }
 
 // finished records the outcome of the record of line n.
+// The first failure stops the run: the lines after it are not produced.
 func (p *lineProducer) finished(n int, err error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	first := err != nil && p.mu.failed == nil
 	switch {
 	case err == nil:
 		p.mu.acked++
-	case p.mu.failed == nil:
+	case first:
 		p.mu.failed = fmt.Errorf("runtime: produce to %q: line %d: %w", p.topic, n, err)
+	}
+	p.mu.Unlock()
+	if first {
+		p.stop()
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -252,6 +254,34 @@ func TestProduceConsumeTopicsWithoutBrokersFail(t *testing.T) {
 			"(a worker started without brokers logs its embedded broker's address)\n"
 		if !strings.HasSuffix(r.errOut, want) {
 			t.Errorf("%v: stderr = %q, want it to end with %q", args, r.errOut, want)
+		}
+	}
+}
+
+func TestProduceFailedRecordNamesItsLine(t *testing.T) {
+	t.Parallel()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "events"),
+		kfake.BrokerConfigs(map[string]string{"message.max.bytes": "200"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addr := c.ListenAddrs()[0]
+
+	// Line 1 is skipped but counted; line 2 is too large for the broker,
+	// even compressed.
+	noise := make([]byte, 1000)
+	for i := range noise {
+		noise[i] = byte(rand.N(256))
+	}
+	input := "\n" + "k\t" + hex.EncodeToString(noise) + "\n"
+	r := runTool(t.Context(), toolApp("events"), input, nil, "produce", "--brokers", addr, "--topic", "events")
+	if r.code != 1 {
+		t.Fatalf("exit code %d, want 1; stderr:\n%s", r.code, r.errOut)
+	}
+	for _, want := range []string{"produced 0 records to events\n", `runtime: produce to "events": line 2: MESSAGE_TOO_LARGE`} {
+		if !strings.Contains(r.errOut, want) {
+			t.Errorf("stderr = %q, want it to contain %q", r.errOut, want)
 		}
 	}
 }
