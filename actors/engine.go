@@ -86,6 +86,7 @@ type Engine struct {
 		joined  bool // a first assignment arrived
 		closing bool // Run is shutting down: callbacks leave partitions to it
 		cause   error
+		client  *kgo.Client // set by Run
 	}
 	commitMu sync.Mutex    // serializes commits
 	stopped  chan struct{} // closed when Run's final commit is done
@@ -362,6 +363,9 @@ func (e *Engine) commit(ctx context.Context, cl *kgo.Client, parts []*partition)
 // shutdown and the fatal error otherwise. The caller closes cl after Run
 // returns. Run may be called once.
 func (e *Engine) Run(ctx context.Context, cl *kgo.Client) error {
+	e.mu.Lock()
+	e.mu.client = cl
+	e.mu.Unlock()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -486,10 +490,19 @@ func (e *Engine) Status() []PartitionStatus {
 	for _, p := range e.mu.parts {
 		parts = append(parts, p)
 	}
+	cl := e.mu.client
 	e.mu.Unlock()
+	var groupOffsets map[string]map[int32]kgo.EpochOffset
+	if cl != nil {
+		// What the group had committed before this worker's first commit.
+		groupOffsets = cl.CommittedOffsets()
+	}
 	out := make([]PartitionStatus, 0, len(parts))
 	for _, p := range parts {
 		next, committed := p.ledger.snapshot()
+		if eo, ok := groupOffsets[p.tp.Topic][p.tp.Partition]; ok && committed < 0 {
+			committed = eo.Offset
+		}
 		inflight, paused, first, hwm := p.flow.state()
 		lag := int64(-1)
 		switch {

@@ -85,8 +85,8 @@ type PartitionStatus struct {
 	Partition int32  `json:"partition"`
 	// Next is the offset of the next record to handle; -1 before the first.
 	Next int64 `json:"next_offset"`
-	// Committed is the last committed offset; -1 before the first commit
-	// by this worker.
+	// Committed is the group's last committed offset; -1 when the group
+	// has none.
 	Committed int64 `json:"committed_offset"`
 	// HighWatermark is the partition's end offset seen on the last fetch;
 	// -1 before the first fetch.

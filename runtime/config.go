@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -809,51 +810,14 @@ func editDistance(a, b string) int {
 // calling App.Run may set only what it needs. An empty HTTP means no HTTP
 // server here (DefaultConfig's address applies only through the CLI).
 func (c Config) withDefaults(appName string) Config {
-	d := DefaultConfig(appName)
-	if c.Group == "" {
-		c.Group = d.Group
-	}
-	if c.ClientID == "" {
-		c.ClientID = d.ClientID
-	}
 	if c.HTTP == "" {
 		c.HTTP = "off"
 	}
-	if c.StateDir == "" {
-		c.StateDir = d.StateDir
-	}
-	if c.CommitInterval <= 0 {
-		c.CommitInterval = d.CommitInterval
-	}
-	if c.ShutdownTimeout <= 0 {
-		c.ShutdownTimeout = d.ShutdownTimeout
-	}
-	if c.SessionTimeout <= 0 {
-		c.SessionTimeout = d.SessionTimeout
-	}
-	if c.GroupProtocol == "" {
-		c.GroupProtocol = d.GroupProtocol
-	}
-	if c.Balancer == "" {
-		c.Balancer = d.Balancer
-	}
-	if c.MaxInFlight <= 0 {
-		c.MaxInFlight = d.MaxInFlight
-	}
-	if c.HandlerMaxAttempts <= 0 {
-		c.HandlerMaxAttempts = d.HandlerMaxAttempts
-	}
-	if c.HandlerBackoff <= 0 {
-		c.HandlerBackoff = d.HandlerBackoff
-	}
-	if c.HandlerMaxBackoff <= 0 {
-		c.HandlerMaxBackoff = d.HandlerMaxBackoff
-	}
-	if c.TopicPartitions <= 0 {
-		c.TopicPartitions = d.TopicPartitions
-	}
-	if c.TopicReplication <= 0 {
-		c.TopicReplication = d.TopicReplication
+	cv, dv := reflect.ValueOf(&c).Elem(), reflect.ValueOf(DefaultConfig(appName))
+	for i := range cv.NumField() {
+		if f := cv.Field(i); f.IsZero() {
+			f.Set(dv.Field(i))
+		}
 	}
 	return c
 }
