@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -39,6 +40,13 @@ type Config struct {
 	// DrainTimeout bounds how long revoking partitions, or shutting down,
 	// waits for in-flight records and their outputs. Default 30s.
 	DrainTimeout time.Duration
+	// StallTimeout is how long a partition may go without handling a
+	// record while records wait before it counts as stalled and is
+	// restarted from its last commit. Default 5m.
+	StallTimeout time.Duration
+	// Observer is told of rebalances, restarts, commits and stalls.
+	// Default: none.
+	Observer Observer
 }
 
 func (c *Config) ensureDefaults() error {
@@ -69,6 +77,12 @@ func (c *Config) ensureDefaults() error {
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = 30 * time.Second
 	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = 5 * time.Minute
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
 	return nil
 }
 
@@ -87,6 +101,11 @@ type Engine struct {
 		closing bool // Run is shutting down: callbacks leave partitions to it
 		cause   error
 		client  *kgo.Client // set by Run
+		// heals are stalled partitions waiting for the fetch loop to
+		// restart them; pollCancel interrupts its current poll.
+		heals      []TopicPartition
+		pollCancel context.CancelFunc
+		stalls     map[TopicPartition]stallRecord
 	}
 	commitMu sync.Mutex    // serializes commits
 	stopped  chan struct{} // closed when Run's final commit is done
@@ -113,6 +132,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.cfg.Logger = logger
 	e.mu.parts = make(map[TopicPartition]*partition)
+	e.mu.stalls = make(map[TopicPartition]stallRecord)
 	e.root = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &engineActor{e: e} }))
 	return e, nil
 }
@@ -151,6 +171,7 @@ func (e *Engine) fail(err error) {
 // OnAssigned starts the actors of newly assigned partitions. It is a
 // kgo.OnPartitionsAssigned callback.
 func (e *Engine) OnAssigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
+	e.cfg.Observer.Rebalanced("assigned", countPartitions(assigned))
 	e.mu.Lock()
 	e.mu.joined = true
 	closing := e.mu.closing
@@ -204,6 +225,7 @@ func (e *Engine) start(tp TopicPartition, cl *kgo.Client) error {
 // OnRevoked drains the revoked partitions, commits what they handled and
 // stops their actors. It is a kgo.OnPartitionsRevoked callback.
 func (e *Engine) OnRevoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	e.cfg.Observer.Rebalanced("revoked", countPartitions(revoked))
 	parts, closing := e.take(revoked)
 	if closing {
 		// Run is draining every partition; let the group move on only
@@ -220,6 +242,7 @@ func (e *Engine) OnRevoked(ctx context.Context, cl *kgo.Client, revoked map[stri
 // OnLost stops the lost partitions' actors without committing: another
 // member may own them already. It is a kgo.OnPartitionsLost callback.
 func (e *Engine) OnLost(ctx context.Context, cl *kgo.Client, lost map[string][]int32) {
+	e.cfg.Observer.Rebalanced("lost", countPartitions(lost))
 	parts, _ := e.take(lost)
 	e.stop(ctx, cl, parts, false)
 }
@@ -317,6 +340,11 @@ func (e *Engine) drain(ctx context.Context, parts []*partition) {
 func (e *Engine) commit(ctx context.Context, cl *kgo.Client, parts []*partition) error {
 	e.commitMu.Lock()
 	defer e.commitMu.Unlock()
+	return e.commitLocked(ctx, cl, parts)
+}
+
+// commitLocked is commit with commitMu held.
+func (e *Engine) commitLocked(ctx context.Context, cl *kgo.Client, parts []*partition) error {
 	offsets := make(map[string]map[int32]kgo.EpochOffset)
 	byTP := make(map[TopicPartition]*partition)
 	for _, p := range parts {
@@ -353,8 +381,11 @@ func (e *Engine) commit(ctx context.Context, cl *kgo.Client, parts []*partition)
 		}
 	})
 	if len(errs) > 0 {
-		return fmt.Errorf("actors: commit: %w", errors.Join(errs...))
+		err := fmt.Errorf("actors: commit: %w", errors.Join(errs...))
+		e.cfg.Observer.Committed(len(byTP), err)
+		return err
 	}
+	e.cfg.Observer.Committed(len(byTP), nil)
 	return nil
 }
 
@@ -371,6 +402,7 @@ func (e *Engine) Run(ctx context.Context, cl *kgo.Client) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { e.fetchLoop(runCtx, cl) })
 	wg.Go(func() { e.commitLoop(runCtx, cl) })
+	wg.Go(func() { e.watchLoop(runCtx) })
 	select {
 	case <-ctx.Done():
 	case <-e.failed:
@@ -435,28 +467,51 @@ func (e *Engine) shutdown(ctx context.Context, cl *kgo.Client) error {
 // kgo.BlockRebalanceOnPoll, rebalance callbacks run only between a poll's
 // dispatch and the next poll, so no record polled before a revoke is
 // dispatched after it.
+//
+// Stalled partitions are restarted here too, after a poll's dispatch and
+// before rebalances are allowed again: no polled record is then waiting to
+// be dispatched, no rebalance can run, and no commit is in progress, which
+// is what resetting a partition's fetch position needs.
 func (e *Engine) fetchLoop(ctx context.Context, cl *kgo.Client) {
 	for {
-		fetches := cl.PollFetches(ctx)
+		pollCtx, cancel := context.WithCancel(ctx)
+		e.mu.Lock()
+		e.mu.pollCancel = cancel
+		heal := len(e.mu.heals) > 0
+		e.mu.Unlock()
+		if heal {
+			cancel() // heals are waiting: take the poll's turn at once
+		}
+		fetches := cl.PollFetches(pollCtx)
+		cancel()
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			cl.AllowRebalance()
 			return
 		}
 		fetches.EachError(func(topic string, partition int32, err error) {
-			if !errors.Is(err, context.Canceled) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, kgo.ErrClientClosed) {
 				e.cfg.Logger.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
 			}
 		})
 		e.mu.Lock()
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 			p := e.mu.parts[TopicPartition{Topic: fp.Topic, Partition: fp.Partition}]
-			if p == nil || len(fp.Records) == 0 {
+			if p == nil {
+				return
+			}
+			if len(fp.Records) == 0 {
+				p.flow.observe(fp.HighWatermark)
 				return
 			}
 			p.flow.add(len(fp.Records), fp.Records[0].Offset, fp.HighWatermark)
 			e.system.Root.Send(p.pid, &fetched{records: fp.Records})
 		})
+		heals := e.mu.heals
+		e.mu.heals = nil
 		e.mu.Unlock()
+		for _, tp := range heals {
+			e.heal(cl, tp)
+		}
 		cl.AllowRebalance()
 	}
 }
@@ -491,6 +546,7 @@ func (e *Engine) Status() []PartitionStatus {
 		parts = append(parts, p)
 	}
 	cl := e.mu.client
+	stalls := maps.Clone(e.mu.stalls)
 	e.mu.Unlock()
 	var groupOffsets map[string]map[int32]kgo.EpochOffset
 	if cl != nil {
@@ -512,11 +568,15 @@ func (e *Engine) Status() []PartitionStatus {
 		case first >= 0:
 			lag = hwm - first
 		}
-		out = append(out, PartitionStatus{
+		st := PartitionStatus{
 			Topic: p.tp.Topic, Partition: p.tp.Partition,
 			Next: next, Committed: committed, HighWatermark: hwm, Lag: lag,
 			InFlight: inflight, Paused: paused, Mode: "single",
-		})
+		}
+		if rec, ok := stalls[p.tp]; ok {
+			st.Stalls, st.LastStall = rec.count, &rec.last
+		}
+		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Topic != out[j].Topic {
@@ -533,6 +593,14 @@ func (e *Engine) Ready() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.mu.joined && !e.mu.closing
+}
+
+func countPartitions(m map[string][]int32) int {
+	n := 0
+	for _, ps := range m {
+		n += len(ps)
+	}
+	return n
 }
 
 func sortedPartitions(m map[string][]int32) []TopicPartition {

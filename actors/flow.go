@@ -73,6 +73,15 @@ func (f *flow) close() {
 	f.inflight = 0
 }
 
+// observe records the high watermark of a fetch that brought no records.
+func (f *flow) observe(hwm int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if hwm >= 0 {
+		f.hwm = hwm
+	}
+}
+
 func (f *flow) state() (inflight int, paused bool, first, hwm int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

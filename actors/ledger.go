@@ -3,6 +3,7 @@ package actors
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -12,11 +13,17 @@ import (
 // goroutines, and the committer reads the committable offset, so its state
 // sits behind a mutex rather than inside an actor.
 type ledger struct {
+	// nextOffset is the offset after the last handled record (-1 until a
+	// record is handled) and nextEpoch that record's leader epoch. The
+	// handler actor is their only writer, once per record, so they are
+	// atomics rather than under mu. A reader may pair a new offset with
+	// the previous epoch: the epoch only lets the broker fence stale
+	// leaders, and an older one is still valid.
+	nextOffset atomic.Int64
+	nextEpoch  atomic.Int32
+
 	mu struct {
 		sync.Mutex
-		// next is the offset after the last handled record, with that
-		// record's leader epoch; Offset is -1 until a record is handled.
-		next kgo.EpochOffset
 		// pending holds handled records whose outputs are not all
 		// acknowledged yet, in offset order.
 		pending []*pendingRecord
@@ -41,7 +48,8 @@ type pendingRecord struct {
 
 func newLedger() *ledger {
 	l := &ledger{}
-	l.mu.next = kgo.EpochOffset{Epoch: -1, Offset: -1}
+	l.nextOffset.Store(-1)
+	l.nextEpoch.Store(-1)
 	l.mu.committed = -1
 	return l
 }
@@ -94,9 +102,8 @@ func (l *ledger) release(p *pendingRecord, rec *kgo.Record, err error, onFail fu
 
 // handled marks rec done by its handler. Records must be marked in order.
 func (l *ledger) handled(rec *kgo.Record) {
-	l.mu.Lock()
-	l.mu.next = kgo.EpochOffset{Epoch: rec.LeaderEpoch, Offset: rec.Offset + 1}
-	l.mu.Unlock()
+	l.nextEpoch.Store(rec.LeaderEpoch)
+	l.nextOffset.Store(rec.Offset + 1)
 }
 
 // committable returns the offset to commit: the first handled record still
@@ -115,7 +122,7 @@ func (l *ledger) committable() (eo kgo.EpochOffset, ok bool) {
 	if drop > 0 {
 		l.mu.pending = append(l.mu.pending[:0], l.mu.pending[drop:]...)
 	}
-	eo = l.mu.next
+	eo = kgo.EpochOffset{Offset: l.nextOffset.Load(), Epoch: l.nextEpoch.Load()}
 	if len(l.mu.pending) > 0 {
 		eo = kgo.EpochOffset{Epoch: l.mu.pending[0].epoch, Offset: l.mu.pending[0].offset}
 	}
@@ -136,7 +143,7 @@ func (l *ledger) markCommitted(offset int64) {
 func (l *ledger) snapshot() (next, committed int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.mu.next.Offset, l.mu.committed
+	return l.nextOffset.Load(), l.mu.committed
 }
 
 // idle returns a channel closed once no output is outstanding, and the

@@ -27,6 +27,7 @@ type partition struct {
 	fail     func(error) // stops the Engine with an error
 	logger   *slog.Logger
 	pid      *actor.PID // the partition actor, once spawned
+	watch    progress   // the stall watch's view; only watchLoop touches it
 }
 
 // partitionActor orders one partition's records: it queues what the fetch
@@ -154,6 +155,7 @@ func (a *partitionActor) HandleFailure(system *actor.ActorSystem, sup actor.Supe
 	}
 	rp.err.Attempts = a.failCount
 	a.lastPanic = rp.err
+	a.cfg.Observer.HandlerRestarted(a.part.tp)
 	a.part.logger.Warn("handler panicked; restarting it",
 		"topic", a.part.tp.Topic, "partition", a.part.tp.Partition, "offset", rp.err.Offset,
 		"attempt", a.failCount, "max_attempts", a.cfg.MaxAttempts, "panic", fmt.Sprint(rp.err.Value))

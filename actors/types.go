@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -98,4 +99,8 @@ type PartitionStatus struct {
 	InFlight int    `json:"in_flight"`
 	Paused   bool   `json:"paused"`
 	Mode     string `json:"mode"`
+	// Stalls counts the times this worker found the partition stalled and
+	// restarted it; LastStall is when it last did.
+	Stalls    int        `json:"stalls"`
+	LastStall *time.Time `json:"last_stall,omitempty"`
 }

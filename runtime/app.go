@@ -25,6 +25,7 @@ type App struct {
 	outputs     []string
 	errs        []error
 	commands    []appCommand
+	obs         observability
 	current     atomic.Pointer[worker] // the running worker, for Status
 }
 
@@ -125,7 +126,7 @@ func Handle[K, V any](app *App, h Handler[K, V], keys serde.Codec[K], values ser
 			topic:   t,
 			handler: name,
 			build: func(w *worker, tp actors.TopicPartition) actors.Processor {
-				return newProcessor(w, h, keys, values)
+				return newProcessor(w, tp, h, keys, values)
 			},
 		}
 		if i == 0 {

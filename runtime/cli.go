@@ -121,9 +121,18 @@ func cmdWorker(ctx context.Context, app *App, args []string, io cliIO) error {
 	}
 	logger := app.logger
 	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: cfg.LogLevel}))
+		logger = newLogger(io.err, cfg)
 	}
 	return app.run(ctx, cfg, logger)
+}
+
+// newLogger is the default logger: cfg.LogFormat lines at cfg.LogLevel.
+func newLogger(w io.Writer, cfg Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // allCommands is the built-in subcommands followed by the app's own.

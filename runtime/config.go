@@ -53,6 +53,11 @@ type Config struct {
 	// YAML log_level, env EDDY_LOG_LEVEL, flag --log-level.
 	LogLevel slog.Level
 
+	// LogFormat is the log line format: "text" (logfmt) or "json".
+	// Default "text".
+	// YAML log_format, env EDDY_LOG_FORMAT, flag --log-format.
+	LogFormat string
+
 	// StateDir is the directory that holds table stores. Default "./state".
 	// YAML state_dir, env EDDY_STATE_DIR, flag --state-dir.
 	StateDir string
@@ -71,6 +76,12 @@ type Config struct {
 	// Default 30s; must be more than 0.
 	// YAML shutdown_timeout, env EDDY_SHUTDOWN_TIMEOUT, flag --shutdown-timeout.
 	ShutdownTimeout time.Duration
+
+	// StallTimeout is how long a partition may go without handling a
+	// record while records wait before it counts as stalled: it is then
+	// logged, counted, and restarted from its last commit. Default 5m.
+	// YAML stall_timeout, env EDDY_STALL_TIMEOUT, flag --stall-timeout.
+	StallTimeout time.Duration
 
 	// SessionTimeout is how long the group waits for a silent worker (one
 	// that crashed or was killed) before giving its partitions to others.
@@ -215,6 +226,9 @@ func configSettings() []setting {
 				}
 				return err
 			}),
+		choiceSetting("log_format", []string{"text", "json"},
+			func(c *Config) *string { return &c.LogFormat },
+			"Log line format: text (logfmt) or json."),
 		stringSetting("state_dir", "dir", "./state", func(c *Config) *string { return &c.StateDir },
 			"Directory that holds table stores."),
 		appNameSetting("client_id", "id", func(c *Config) *string { return &c.ClientID },
@@ -225,6 +239,9 @@ func configSettings() []setting {
 		durationSetting("shutdown_timeout", 30*time.Second, time.Nanosecond,
 			func(c *Config) *time.Duration { return &c.ShutdownTimeout },
 			"How long shutdown waits for in-flight work."),
+		durationSetting("stall_timeout", 5*time.Minute, time.Millisecond,
+			func(c *Config) *time.Duration { return &c.StallTimeout },
+			"How long a partition may go without handling a record while records wait before it is restarted from its last commit."),
 		durationSetting("session_timeout", 45*time.Second, time.Millisecond,
 			func(c *Config) *time.Duration { return &c.SessionTimeout },
 			"How long the group waits for a silent (crashed) worker before moving its partitions."),

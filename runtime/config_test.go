@@ -76,6 +76,8 @@ func TestConfigDefaults(t *testing.T) {
 		ClientID:           "orders",
 		CommitInterval:     5 * time.Second,
 		ShutdownTimeout:    30 * time.Second,
+		StallTimeout:       5 * time.Minute,
+		LogFormat:          "text",
 		SessionTimeout:     45 * time.Second,
 		GroupProtocol:      "classic",
 		Balancer:           "cooperative-sticky",

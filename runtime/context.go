@@ -15,9 +15,10 @@ import (
 // partition's calls never overlap.
 type Context struct {
 	context.Context
-	call *actors.Call
-	w    *worker
-	log  *slog.Logger
+	call    *actors.Call
+	w       *worker
+	log     *slog.Logger
+	outputs map[string]*topicCounters // the processor's cache, by topic
 }
 
 // Record returns the raw record being handled.
@@ -50,9 +51,22 @@ func (c *Context) Produce(rec *Record) error {
 		return fmt.Errorf("runtime: produce from %s/%d@%d: record has no topic",
 			c.call.Record.Topic, c.call.Record.Partition, c.call.Record.Offset)
 	}
+	tc := c.outputs[rec.Topic]
+	if tc == nil {
+		tc = c.w.tel.topic(rec.Topic)
+		c.outputs[rec.Topic] = tc
+	}
+	c.w.tel.inject(c.Context, rec)
 	release := c.call.Hold()
 	// The client's own context, not the handler's: a produce that was
 	// started must finish even if the partition is being revoked.
-	c.w.client.Produce(c.w.produceCtx, rec, func(_ *Record, err error) { release(err) })
+	c.w.client.Produce(c.w.produceCtx, rec, func(_ *Record, err error) {
+		if err != nil {
+			tc.failed.Add(1)
+		} else {
+			tc.sent.Add(1)
+		}
+		release(err)
+	})
 	return nil
 }

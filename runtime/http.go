@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/eddy-streams/eddy/actors"
 )
 
@@ -33,6 +35,7 @@ type Status struct {
 
 // RecordCounts counts what happened to records since the worker started.
 type RecordCounts struct {
+	Consumed          int64 `json:"consumed"`
 	Handled           int64 `json:"handled"`
 	Dropped           int64 `json:"dropped"`
 	Skipped           int64 `json:"skipped"`
@@ -40,21 +43,18 @@ type RecordCounts struct {
 	DecodeErrors      int64 `json:"decode_errors"`
 	HandlerErrors     int64 `json:"handler_errors"`
 	Panics            int64 `json:"panics"`
+	Produced          int64 `json:"produced"`
+	ProduceErrors     int64 `json:"produce_errors"`
 }
 
 func (w *worker) status() Status {
-	s := &w.stats
 	return Status{
 		App:        w.app.name,
 		Group:      w.cfg.Group,
 		Brokers:    w.brokers,
 		Ready:      w.engine.Ready(),
 		Partitions: w.engine.Status(),
-		Records: RecordCounts{
-			Handled: s.handled.Load(), Dropped: s.dropped.Load(), Skipped: s.skipped.Load(),
-			TombstonesSkipped: s.tombstonesSkipped.Load(), DecodeErrors: s.decodeErrors.Load(),
-			HandlerErrors: s.handlerErrors.Load(), Panics: s.panics.Load(),
-		},
+		Records:    w.tel.totals(),
 	}
 }
 
@@ -74,6 +74,13 @@ func (w *worker) serveHTTP(addr string) (*httpServer, error) {
 	mux.HandleFunc("GET /status", func(rw http.ResponseWriter, _ *http.Request) {
 		writeJSON(rw, http.StatusOK, w.status())
 	})
+	if w.tel.registry != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(w.tel.registry, promhttp.HandlerOpts{}))
+	} else {
+		mux.HandleFunc("GET /metrics", func(rw http.ResponseWriter, _ *http.Request) {
+			writeJSON(rw, http.StatusNotFound, map[string]string{"error": "metrics go to the MeterProvider the app was given"})
+		})
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: http server on %s: %w (pick another with --http ADDR, or --http off)", addr, err)
@@ -84,7 +91,7 @@ func (w *worker) serveHTTP(addr string) (*httpServer, error) {
 			w.logger.Error("http server stopped", "addr", s.addr, "err", err)
 		}
 	})
-	w.logger.Info("serving http", "addr", "http://"+s.addr, "routes", "/healthz /readyz /status")
+	w.logger.Info("serving http", "addr", "http://"+s.addr, "routes", "/healthz /readyz /status /metrics")
 	return s, nil
 }
 

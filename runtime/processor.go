@@ -3,6 +3,10 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"time"
+
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/eddy-streams/eddy/actors"
 	"github.com/eddy-streams/eddy/serde"
@@ -24,12 +28,16 @@ type processor[K, V any] struct {
 	fin   Finisher
 	def   ContextDefiner
 
+	ctr     *partitionCounters
+	outputs map[string]*topicCounters // cache of the telemetry's, by topic
+
 	ctx Context
 	msg Message[K, V]
 }
 
-func newProcessor[K, V any](w *worker, h Handler[K, V], keys serde.Codec[K], values serde.Codec[V]) *processor[K, V] {
-	p := &processor[K, V]{w: w, keys: keys, values: values, h: h}
+func newProcessor[K, V any](w *worker, tp actors.TopicPartition, h Handler[K, V], keys serde.Codec[K], values serde.Codec[V]) *processor[K, V] {
+	p := &processor[K, V]{w: w, keys: keys, values: values, h: h,
+		ctr: w.tel.partition(tp), outputs: make(map[string]*topicCounters)}
 	p.tomb, _ = h.(TombstoneHandler[K, V])
 	p.onErr, _ = h.(ErrorHandler)
 	p.recv, _ = h.(Receiver[K, V])
@@ -38,23 +46,44 @@ func newProcessor[K, V any](w *worker, h Handler[K, V], keys serde.Codec[K], val
 	return p
 }
 
-func (p *processor[K, V]) Process(call *actors.Call) error {
-	p.ctx = Context{Context: call.Ctx, call: call, w: p.w}
+func (p *processor[K, V]) Process(call *actors.Call) (err error) {
+	start := time.Now()
+	p.ctr.consumed.Add(1)
+	p.ctx = Context{Context: call.Ctx, call: call, w: p.w, outputs: p.outputs}
 	c := &p.ctx
+	if p.w.tel.tracer != nil {
+		var span trace.Span
+		c.Context, span = p.w.tel.startSpan(c.Context, call.Record)
+		completed := false
+		defer func() {
+			// Deferred without recover: a panic goes on to the handler
+			// actor, which retries the record; the span records it.
+			switch {
+			case !completed:
+				span.SetStatus(codes.Error, "handler panicked")
+			case err != nil:
+				span.SetStatus(codes.Error, err.Error())
+			}
+			span.End()
+		}()
+		defer func() { completed = true }()
+	}
 	outcome, err := p.handle(c)
 	if err != nil {
 		if call.Ctx.Err() != nil {
 			// Cut short by a stop: not handled, not an error of the record.
 			return fmt.Errorf("%w: %w", actors.ErrInterrupted, err)
 		}
-		return p.failed(c, err)
+		err = p.failed(c, err)
+	} else {
+		p.finish(c, outcome)
 	}
-	p.finish(c, outcome)
-	return nil
+	p.w.tel.observeLatency(p.ctr, time.Since(start))
+	return err
 }
 
 func (p *processor[K, V]) Abandon(call *actors.Call, cause error) (err error) {
-	p.ctx = Context{Context: call.Ctx, call: call, w: p.w}
+	p.ctx = Context{Context: call.Ctx, call: call, w: p.w, outputs: p.outputs}
 	rec := call.Record
 	defer func() {
 		// OnError itself panicking on a poisoned record would loop through
@@ -90,7 +119,7 @@ func (p *processor[K, V]) handle(c *Context) (Outcome, error) {
 	}
 	tombstone := rec.Value == nil
 	if tombstone && p.tomb == nil {
-		p.w.stats.tombstonesSkipped.Add(1)
+		p.ctr.tombstonesSkipped.Add(1)
 		return SkippedTombstone, nil
 	}
 	if !tombstone {
@@ -106,7 +135,7 @@ func (p *processor[K, V]) handle(c *Context) (Outcome, error) {
 			return 0, fmt.Errorf("DidReceive: %w", err)
 		}
 		if m == nil {
-			p.w.stats.dropped.Add(1)
+			p.ctr.dropped.Add(1)
 			return Dropped, nil
 		}
 		msg = m
@@ -120,14 +149,22 @@ func (p *processor[K, V]) handle(c *Context) (Outcome, error) {
 	if err != nil {
 		return 0, err
 	}
-	p.w.stats.handled.Add(1)
+	p.ctr.handled.Add(1)
 	return Handled, nil
 }
 
 // failed is the error path: OnError decides, else the app's policy.
 func (p *processor[K, V]) failed(c *Context, err error) error {
 	rec := c.call.Record
-	p.w.stats.countError(err)
+	kind := errorKind(err)
+	switch kind {
+	case errDecode:
+		p.ctr.decodeErrors.Add(1)
+	case errPanic:
+		p.ctr.panics.Add(1)
+	default:
+		p.ctr.handlerErrors.Add(1)
+	}
 	stop := func(cause error) error {
 		return &RecordError{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Err: cause}
 	}
@@ -138,9 +175,9 @@ func (p *processor[K, V]) failed(c *Context, err error) error {
 	} else if p.w.app.errorPolicy == StopOnError {
 		return stop(err)
 	} else {
-		c.Logger().Warn("skipping record after error", "err", err, "kind", errorKind(err))
+		c.Logger().Warn("skipping record after error", "err", err, "error_type", kind)
 	}
-	p.w.stats.skipped.Add(1)
+	p.ctr.skipped.Add(1)
 	p.finish(c, Skipped)
 	return nil
 }
@@ -157,10 +194,10 @@ func errorKind(err error) string {
 	var pe *PanicError
 	switch {
 	case errors.As(err, &de):
-		return "decode"
+		return errDecode
 	case errors.As(err, &pe):
-		return "panic"
+		return errPanic
 	default:
-		return "handler"
+		return errHandler
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -27,29 +26,7 @@ type worker struct {
 	produceCtx context.Context
 	engine     *actors.Engine
 	brokers    []string
-	stats      stats
-}
-
-// stats counts what happened to records; read by /status.
-type stats struct {
-	handled           atomic.Int64
-	dropped           atomic.Int64
-	skipped           atomic.Int64
-	tombstonesSkipped atomic.Int64
-	decodeErrors      atomic.Int64
-	handlerErrors     atomic.Int64
-	panics            atomic.Int64
-}
-
-func (s *stats) countError(err error) {
-	switch errorKind(err) {
-	case "decode":
-		s.decodeErrors.Add(1)
-	case "panic":
-		s.panics.Add(1)
-	default:
-		s.handlerErrors.Add(1)
-	}
+	tel        *telemetry
 }
 
 // connectTimeout bounds the start-up checks against the brokers.
@@ -64,7 +41,7 @@ const connectTimeout = 15 * time.Second
 func (a *App) Run(ctx context.Context, cfg Config) error {
 	logger := a.logger
 	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+		logger = newLogger(os.Stderr, cfg)
 	}
 	return a.run(ctx, cfg, logger)
 }
@@ -95,6 +72,12 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			}
 		}
 	}
+	tel, err := newTelemetry(ctx, a, cfg.Group)
+	if err != nil {
+		return err
+	}
+	defer tel.close() // after the client's Close below: it flushes what the client reported
+	w.tel = tel
 	engine, err := actors.New(actors.Config{
 		NewProcessor:   w.newProcessor,
 		Logger:         w.logger,
@@ -104,11 +87,16 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		MaxBackoff:     cfg.HandlerMaxBackoff,
 		CommitInterval: cfg.CommitInterval,
 		DrainTimeout:   cfg.ShutdownTimeout,
+		StallTimeout:   cfg.StallTimeout,
+		Observer:       tel,
 	})
 	if err != nil {
 		return err
 	}
 	w.engine = engine
+	if err := tel.observeEngine(engine); err != nil {
+		return fmt.Errorf("runtime: metrics: %w", err)
+	}
 	opts, err := w.clientOptions()
 	if err != nil {
 		return err
@@ -137,7 +125,8 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	a.current.Store(w)
 	defer a.current.Store(nil)
 	err = engine.Run(ctx, client)
-	w.logger.Info("worker stopped", "handled", w.stats.handled.Load(), "skipped", w.stats.skipped.Load())
+	totals := tel.totals()
+	w.logger.Info("worker stopped", "handled", totals.Handled, "skipped", totals.Skipped, "produced", totals.Produced)
 	return err
 }
 
@@ -179,6 +168,12 @@ func (w *worker) clientOptions() ([]kgo.Opt, error) {
 		kgo.OnPartitionsLost(w.engine.OnLost),
 		kgo.Balancers(balancer),
 		kgo.SessionTimeout(cfg.SessionTimeout),
+		// Kafka's default fetch.max.wait.ms, not franz-go's 5s: a
+		// partition resumed after backpressure joins the next fetch
+		// request, so a long poll for caught-up partitions would hold
+		// it back for that long.
+		kgo.FetchMaxWait(500 * time.Millisecond),
+		kgo.WithHooks(w.tel.kotel.Hooks()...),
 	}
 	if cfg.GroupProtocol == "consumer" {
 		opts = append(opts, kgo.ServerSideBalancer())

@@ -1,0 +1,25 @@
+package actors
+
+// Observer is told of the Engine's events, for metrics. Its methods are
+// called from several goroutines, possibly at once, and must return quickly.
+type Observer interface {
+	// Rebalanced reports partitions assigned, revoked or lost (kind is
+	// "assigned", "revoked" or "lost"); n may be 0.
+	Rebalanced(kind string, n int)
+	// HandlerRestarted reports a handler actor restarted after a panic.
+	HandlerRestarted(tp TopicPartition)
+	// Committed reports one commit of n partitions' offsets; err is its
+	// failure, if any.
+	Committed(n int, err error)
+	// Stalled reports a partition that made no progress with records
+	// waiting, and was restarted.
+	Stalled(tp TopicPartition)
+}
+
+// nopObserver is the default Observer.
+type nopObserver struct{}
+
+func (nopObserver) Rebalanced(string, int)          {}
+func (nopObserver) HandlerRestarted(TopicPartition) {}
+func (nopObserver) Committed(int, error)            {}
+func (nopObserver) Stalled(TopicPartition)          {}
