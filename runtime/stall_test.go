@@ -1,0 +1,109 @@
+package runtime
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eddy-streams/eddy/serde"
+)
+
+// stuck blocks for ever (until the test ends) the first time it sees key
+// "stuck", ignoring its context, as a handler caught in a call without a
+// timeout would; later attempts go through.
+type stuck struct {
+	j        *journal
+	attempts atomic.Int64
+	release  chan struct{}
+}
+
+func (s *stuck) OnMessage(ctx *Context, msg *Message[string, string]) error {
+	if msg.Key == "stuck" && s.attempts.Add(1) == 1 {
+		<-s.release
+		return nil
+	}
+	s.j.add("%s", msg.Key)
+	return nil
+}
+
+func TestStalledPartitionIsDetectedAndHealed(t *testing.T) {
+	t.Parallel()
+	_, brokers := testCluster(t, 2, "in")
+	j := &journal{}
+	h := &stuck{j: j, release: make(chan struct{})}
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(h.release) }) })
+
+	app := NewApp("stall", WithLogger(testLogger(t)))
+	Handle(app, h, serde.String(), serde.String(), "in")
+	produce(t, brokers,
+		rec("in", 0, "a", "1"), rec("in", 0, "stuck", "2"), rec("in", 0, "b", "3"),
+		rec("in", 1, "x", "4"))
+	cfg := testConfig(t, brokers)
+	cfg.StallTimeout = 300 * time.Millisecond
+	r := startApp(t, app, cfg)
+
+	// Partition 1 is unaffected; partition 0 resumes after the stuck
+	// record once it is restarted, and handles the stuck record again.
+	got := j.await(t, 4)
+	want := map[string]bool{"a": true, "stuck": true, "b": true, "x": true}
+	for _, k := range got {
+		if !want[k] {
+			t.Fatalf("handled %q; want each of a, stuck, b, x once: %q", k, got)
+		}
+		delete(want, k)
+	}
+	if h.attempts.Load() != 2 {
+		t.Fatalf("stuck record tried %d times, want 2 (stuck, then after the restart)", h.attempts.Load())
+	}
+	eventually(t, 30*time.Second, "partition 0 committed past the stuck record", func() bool {
+		return committed(t, brokers, cfg.Group, "in")[0] == 3
+	})
+	st, _ := app.Status()
+	for _, p := range st.Partitions {
+		switch {
+		case p.Partition == 0 && (p.Stalls != 1 || p.LastStall == nil):
+			t.Fatalf("partition 0 status: stalls %d, last stall %v; want 1 and a time", p.Stalls, p.LastStall)
+		case p.Partition == 1 && p.Stalls != 0:
+			t.Fatalf("partition 1 status: %d stalls, want none", p.Stalls)
+		}
+	}
+	// The abandoned handler is still stuck: shutdown must not wait for it.
+	start := time.Now()
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("shutdown took %v with an abandoned handler still stuck", d)
+	}
+}
+
+// slow takes longer per record than a stall timeout's tick but always
+// makes progress: it must not be taken for stalled.
+func TestSlowButProgressingPartitionIsNotStalled(t *testing.T) {
+	t.Parallel()
+	_, brokers := testCluster(t, 1, "in")
+	var n atomic.Int64
+	app := NewApp("slow", WithLogger(testLogger(t)))
+	Handle(app, HandlerFunc[string, string](func(*Context, *Message[string, string]) error {
+		time.Sleep(100 * time.Millisecond) // the work itself, not synchronisation
+		n.Add(1)
+		return nil
+	}), serde.String(), serde.String(), "in")
+	var recs []*Record
+	for i := range 10 {
+		recs = append(recs, rec("in", 0, "k", string(rune('a'+i))))
+	}
+	produce(t, brokers, recs...)
+	cfg := testConfig(t, brokers)
+	cfg.StallTimeout = 400 * time.Millisecond
+	startApp(t, app, cfg)
+	eventually(t, 30*time.Second, "all 10 committed", func() bool {
+		return committed(t, brokers, cfg.Group, "in")[0] == 10
+	})
+	st, _ := app.Status()
+	if len(st.Partitions) != 1 || st.Partitions[0].Stalls != 0 || n.Load() != 10 {
+		t.Fatalf("status %+v, handled %d; want no stall and 10 handled once each", st.Partitions, n.Load())
+	}
+}
