@@ -402,7 +402,7 @@ func (e *Engine) Run(ctx context.Context, cl *kgo.Client) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { e.fetchLoop(runCtx, cl) })
 	wg.Go(func() { e.commitLoop(runCtx, cl) })
-	wg.Go(func() { e.watchLoop(runCtx) })
+	wg.Go(func() { e.watchLoop(runCtx, cl) })
 	select {
 	case <-ctx.Done():
 	case <-e.failed:

@@ -73,11 +73,12 @@ func (f *flow) close() {
 	f.inflight = 0
 }
 
-// observe records the high watermark of a fetch that brought no records.
+// observe records a high watermark learnt without records: from a fetch
+// that brought none, or from the brokers' end offsets.
 func (f *flow) observe(hwm int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if hwm >= 0 {
+	if hwm > f.hwm {
 		f.hwm = hwm
 	}
 }

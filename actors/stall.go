@@ -2,8 +2,11 @@ package actors
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -23,11 +26,14 @@ type progress struct {
 // watchLoop finds stalled partitions: records wait (the high watermark is
 // past the next offset to handle) and none was handled for StallTimeout,
 // whether the handler is stuck or fetching is. It hands them to the fetch
-// loop, which restarts them.
-func (e *Engine) watchLoop(ctx context.Context) {
+// loop, which restarts them. Fetch responses report high watermarks, but a
+// stuck fetch reports none, so every half StallTimeout it also asks the
+// brokers for the partitions' end offsets.
+func (e *Engine) watchLoop(ctx context.Context, cl *kgo.Client) {
 	every := max(min(e.cfg.StallTimeout/4, 5*time.Second), 10*time.Millisecond)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var listed time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -41,6 +47,10 @@ func (e *Engine) watchLoop(ctx context.Context) {
 			parts = append(parts, p)
 		}
 		e.mu.Unlock()
+		if now.Sub(listed) >= e.cfg.StallTimeout/2 {
+			listed = now
+			e.observeEndOffsets(ctx, cl, parts)
+		}
 		var stalled []TopicPartition
 		for _, p := range parts {
 			next, _ := p.ledger.snapshot()
@@ -68,6 +78,31 @@ func (e *Engine) watchLoop(ctx context.Context) {
 		e.mu.Unlock()
 		if cancelPoll != nil {
 			cancelPoll()
+		}
+	}
+}
+
+// observeEndOffsets updates the partitions' high watermarks from the
+// brokers. A failure is logged at debug level: the next round tries again,
+// and fetch responses report high watermarks as well.
+func (e *Engine) observeEndOffsets(ctx context.Context, cl *kgo.Client, parts []*partition) {
+	if len(parts) == 0 {
+		return
+	}
+	topics := map[string]bool{}
+	for _, p := range parts {
+		topics[p.tp.Topic] = true
+	}
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	listed, err := kadm.NewClient(cl).ListEndOffsets(ctx, slices.Collect(maps.Keys(topics))...)
+	if err != nil {
+		e.cfg.Logger.Debug("listing end offsets for the stall watch", "err", err)
+		return
+	}
+	for _, p := range parts {
+		if o, ok := listed.Lookup(p.tp.Topic, p.tp.Partition); ok && o.Err == nil {
+			p.flow.observe(o.Offset)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/eddy-streams/eddy/serde"
 )
 
@@ -105,5 +107,55 @@ func TestSlowButProgressingPartitionIsNotStalled(t *testing.T) {
 	st, _ := app.Status()
 	if len(st.Partitions) != 1 || st.Partitions[0].Stalls != 0 || n.Load() != 10 {
 		t.Fatalf("status %+v, handled %d; want no stall and 10 handled once each", st.Partitions, n.Load())
+	}
+}
+
+func TestStuckFetchIsDetectedAndRecovers(t *testing.T) {
+	t.Parallel()
+	c, brokers := testCluster(t, 1, "in")
+	j := &journal{}
+	app := NewApp("stuckfetch", WithLogger(testLogger(t)))
+	Handle(app, HandlerFunc[string, string](func(_ *Context, m *Message[string, string]) error {
+		j.add("%s", m.Key)
+		return nil
+	}), serde.String(), serde.String(), "in")
+	produce(t, brokers, rec("in", 0, "a", "1"))
+	cfg := testConfig(t, brokers)
+	cfg.StallTimeout = 400 * time.Millisecond
+	startApp(t, app, cfg)
+	j.await(t, 1)
+
+	// From now on the broker holds every fetch request until release.
+	release := make(chan struct{})
+	parked := make(chan struct{}, 1)
+	var once sync.Once
+	unpark := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unpark)
+	c.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		select {
+		case <-release:
+			return nil, nil, false
+		default:
+		}
+		select {
+		case parked <- struct{}{}:
+		default:
+		}
+		c.SleepControl(func() { <-release })
+		return nil, nil, false
+	})
+	<-parked // a fetch is held: what is produced next cannot arrive
+	produce(t, brokers, rec("in", 0, "b", "2"), rec("in", 0, "c", "3"))
+
+	// Fetching shows no lag; the brokers' end offsets do.
+	eventually(t, 30*time.Second, "the stuck fetch to be found stalled", func() bool {
+		st, _ := app.Status()
+		return len(st.Partitions) == 1 && st.Partitions[0].Stalls > 0
+	})
+	unpark()
+	got := j.await(t, 3)
+	if got[1] != "b" || got[2] != "c" {
+		t.Fatalf("handled %q; want a, b, c", got)
 	}
 }
