@@ -156,8 +156,7 @@ func (a *partitionActor) HandleFailure(system *actor.ActorSystem, sup actor.Supe
 	rp.err.Attempts = a.failCount
 	a.lastPanic = rp.err
 	a.cfg.Observer.HandlerRestarted(a.part.tp)
-	a.part.logger.Warn("handler panicked; restarting it",
-		"topic", a.part.tp.Topic, "partition", a.part.tp.Partition, "offset", rp.err.Offset,
+	a.part.logger.Warn("handler panicked; restarting it", "offset", rp.err.Offset,
 		"attempt", a.failCount, "max_attempts", a.cfg.MaxAttempts, "panic", fmt.Sprint(rp.err.Value))
 
 	if a.part.stopping.Load() {

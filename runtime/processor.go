@@ -62,7 +62,7 @@ func (p *processor[K, V]) Process(call *actors.Call) (err error) {
 			case !completed:
 				span.SetStatus(codes.Error, "handler panicked")
 			case err != nil:
-				span.SetStatus(codes.Error, err.Error())
+				span.SetStatus(codes.Error, err.Error()) // the app stops on it
 			}
 			span.End()
 		}()
@@ -156,6 +156,11 @@ func (p *processor[K, V]) handle(c *Context) (Outcome, error) {
 // failed is the error path: OnError decides, else the app's policy.
 func (p *processor[K, V]) failed(c *Context, err error) error {
 	rec := c.call.Record
+	if span := trace.SpanFromContext(c.Context); span.IsRecording() {
+		// Skipped or not, the record failed: the trace must say so.
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
 	kind := errorKind(err)
 	switch kind {
 	case errDecode:

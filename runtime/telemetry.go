@@ -119,6 +119,15 @@ func newTelemetry(ctx context.Context, app *App, group string) (*telemetry, erro
 	t := &telemetry{group: group}
 	t.mu.parts = make(map[actors.TopicPartition]*partitionCounters)
 	t.mu.produced = make(map[string]*topicCounters)
+	// One resource for metrics and traces: service.name is the app's
+	// name unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES say
+	// otherwise.
+	res, err := resource.New(ctx,
+		resource.WithAttributes(attribute.String("service.name", app.name)),
+		resource.WithFromEnv(), resource.WithTelemetrySDK())
+	if err != nil {
+		return nil, fmt.Errorf("runtime: telemetry resource: %w", err)
+	}
 
 	mp := app.obs.meterProvider
 	if mp == nil {
@@ -128,7 +137,7 @@ func newTelemetry(ctx context.Context, app *App, group string) (*telemetry, erro
 		if err != nil {
 			return nil, fmt.Errorf("runtime: prometheus exporter: %w", err)
 		}
-		p := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
+		p := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(res))
 		t.shutdown = append(t.shutdown, p.Shutdown)
 		mp = p
 	}
@@ -152,12 +161,6 @@ func newTelemetry(ctx context.Context, app *App, group string) (*telemetry, erro
 		exp, err := autoexport.NewSpanExporter(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("runtime: trace exporter from OTEL_* environment: %w", err)
-		}
-		res, err := resource.New(ctx,
-			resource.WithAttributes(attribute.String("service.name", app.name)),
-			resource.WithFromEnv(), resource.WithTelemetrySDK())
-		if err != nil {
-			return nil, fmt.Errorf("runtime: trace resource: %w", err)
 		}
 		p := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 		t.shutdown = append(t.shutdown, p.Shutdown)
@@ -219,6 +222,9 @@ func (t *telemetry) instruments() error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
+	// Present at 0 from the start, so rate() and alerts see a series.
+	t.commits.Add(context.Background(), 0)
+	t.commitFailures.Add(context.Background(), 0)
 	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		t.mu.Lock()
 		defer t.mu.Unlock()
@@ -289,6 +295,9 @@ func (t *telemetry) partition(tp actors.TopicPartition) *partitionCounters {
 	c := t.mu.parts[tp]
 	if c == nil {
 		c = &partitionCounters{attrs: t.partitionAttrs(tp)}
+		// Present at 0 from the partition's first assignment.
+		t.restarts.Add(context.Background(), 0, metric.WithAttributeSet(c.attrs))
+		t.stalls.Add(context.Background(), 0, metric.WithAttributeSet(c.attrs))
 		// The latency histogram is per topic: a label per partition
 		// multiplies its series for little insight.
 		c.topicAttrs = attribute.NewSet(
