@@ -175,9 +175,10 @@ func newTelemetry(ctx context.Context, app *App, group string) (*telemetry, erro
 
 // tracingFromEnv reports whether the standard OpenTelemetry variables ask
 // for traces. Unlike the SDK's default, Eddy traces nothing unless asked.
+// Empty variables count as unset, as the OpenTelemetry spec says.
 func tracingFromEnv() bool {
-	if v, ok := os.LookupEnv("OTEL_TRACES_EXPORTER"); ok {
-		return v != "" && v != "none"
+	if v := os.Getenv("OTEL_TRACES_EXPORTER"); v != "" {
+		return v != "none"
 	}
 	return os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 }
