@@ -199,15 +199,19 @@ func (e *Engine) start(tp TopicPartition, cl *kgo.Client) error {
 		return fmt.Errorf("actors: starting %s: %w", tp, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	stateful, _ := proc.(Stateful)
 	p := &partition{
-		tp:     tp,
-		proc:   proc,
-		ledger: newLedger(),
-		flow:   newFlow(tp, cl, e.cfg.MaxInFlight),
-		ctx:    ctx,
-		cancel: cancel,
-		fail:   e.fail,
-		logger: e.cfg.Logger.With("topic", tp.Topic, "partition", tp.Partition),
+		tp:          tp,
+		proc:        proc,
+		stateful:    stateful,
+		restoreDone: make(chan struct{}),
+		flushedPos:  -1,
+		ledger:      newLedger(stateful != nil),
+		flow:        newFlow(tp, cl, e.cfg.MaxInFlight),
+		ctx:         ctx,
+		cancel:      cancel,
+		fail:        e.fail,
+		logger:      e.cfg.Logger.With("topic", tp.Topic, "partition", tp.Partition),
 	}
 	reply := make(chan error, 1)
 	e.system.Root.Send(e.root, &startPartition{part: p, reply: reply})
@@ -283,6 +287,7 @@ func (e *Engine) stop(ctx context.Context, cl *kgo.Client, parts []*partition, c
 		}
 	}
 	e.stopActors(parts)
+	e.closeState(parts)
 	for _, p := range parts {
 		p.flow.close()
 		next, committed := p.ledger.snapshot()
@@ -343,8 +348,11 @@ func (e *Engine) commit(ctx context.Context, cl *kgo.Client, parts []*partition)
 	return e.commitLocked(ctx, cl, parts)
 }
 
-// commitLocked is commit with commitMu held.
+// commitLocked is commit with commitMu held. Stateful partitions flush
+// their state first; what they may commit is capped at what the flush made
+// durable.
 func (e *Engine) commitLocked(ctx context.Context, cl *kgo.Client, parts []*partition) error {
+	e.flushState(ctx, parts)
 	offsets := make(map[string]map[int32]kgo.EpochOffset)
 	byTP := make(map[TopicPartition]*partition)
 	for _, p := range parts {
@@ -376,6 +384,11 @@ func (e *Engine) commitLocked(ctx context.Context, cl *kgo.Client, parts []*part
 				}
 				if p := byTP[tp]; p != nil {
 					p.ledger.markCommitted(offsets[t.Topic][rp.Partition].Offset)
+					if p.stateful != nil {
+						if err := p.stateful.Committed(); err != nil {
+							errs = append(errs, fmt.Errorf("%s: after commit: %w", tp, err))
+						}
+					}
 				}
 			}
 		}
@@ -444,9 +457,12 @@ func (e *Engine) shutdown(ctx context.Context, cl *kgo.Client) error {
 		e.cfg.Logger.Warn("final commit failed; records since the last commit will be handled again", "err", err)
 	}
 	ccancel()
-	// 5. Stores are checkpointed and closed here once tables exist.
+	// 5. Stores were checkpointed by that commit (Stateful.Committed).
 	// 6. Stop the actors, bottom-up, then the actor system.
 	e.stopActors(parts)
+	//    Then close the partitions' state (stores are checkpointed after
+	//    each commit; closing flushes them to disk).
+	e.closeState(parts)
 	// Every live partition is stopped by now; what may remain under the
 	// engine actor are partitions abandoned while stalled, whose handler
 	// is stuck in user code. Do not wait for those.
@@ -575,6 +591,7 @@ func (e *Engine) Status() []PartitionStatus {
 			Topic: p.tp.Topic, Partition: p.tp.Partition,
 			Next: next, Committed: committed, HighWatermark: hwm, Lag: lag,
 			InFlight: inflight, Paused: paused, Mode: "single",
+			Restoring: !p.restored.Load(),
 		}
 		if rec, ok := stalls[p.tp]; ok {
 			st.Stalls, st.LastStall = rec.count, &rec.last
@@ -591,11 +608,60 @@ func (e *Engine) Status() []PartitionStatus {
 }
 
 // Ready reports whether the member has joined its group and every assigned
-// partition is ready to handle records. Safe for concurrent use.
+// partition is ready to handle records (its state restored). Safe for
+// concurrent use.
 func (e *Engine) Ready() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.mu.joined && !e.mu.closing
+	if !e.mu.joined || e.mu.closing {
+		return false
+	}
+	for _, p := range e.mu.parts {
+		if !p.restored.Load() {
+			return false
+		}
+	}
+	return true
+}
+
+// flushState flushes the state of stateful partitions that handled records
+// since their last flush, and raises their commit limit to what is now
+// durable. A failed flush stops the Engine: the partition's changes since
+// its last flush may be lost, so nothing past it may be committed. Called
+// with commitMu held.
+func (e *Engine) flushState(ctx context.Context, parts []*partition) {
+	for _, p := range parts {
+		if p.stateful == nil || !p.restored.Load() {
+			continue
+		}
+		pos := p.ledger.nextOffset.Load()
+		if pos < 0 || pos <= p.flushedPos {
+			continue
+		}
+		if err := p.stateful.Flush(ctx); err != nil {
+			if ctx.Err() == nil {
+				e.fail(fmt.Errorf("actors: %s: flushing state: %w", p.tp, err))
+			}
+			continue
+		}
+		p.flushedPos = pos
+		p.ledger.limit.Store(pos)
+	}
+}
+
+// closeState closes the state of stopped partitions, once their restore
+// goroutine has returned.
+func (e *Engine) closeState(parts []*partition) {
+	for _, p := range parts {
+		if p.stateful == nil {
+			continue
+		}
+		p.cancel()
+		<-p.restoreDone
+		if err := p.stateful.Close(); err != nil {
+			p.logger.Warn("closing partition state", "err", err)
+		}
+	}
 }
 
 func countPartitions(m map[string][]int32) int {

@@ -21,6 +21,10 @@ type ledger struct {
 	// leaders, and an older one is still valid.
 	nextOffset atomic.Int64
 	nextEpoch  atomic.Int32
+	// limit caps what may be committed for a stateful partition: the
+	// position up to which its state changes are durable (see
+	// Stateful.Flush). noLimit for stateless partitions.
+	limit atomic.Int64
 
 	mu struct {
 		sync.Mutex
@@ -46,8 +50,15 @@ type pendingRecord struct {
 	outstanding int
 }
 
-func newLedger() *ledger {
+// noLimit is the ledger limit of a stateless partition.
+const noLimit = -2
+
+func newLedger(stateful bool) *ledger {
 	l := &ledger{}
+	l.limit.Store(noLimit)
+	if stateful {
+		l.limit.Store(-1) // nothing is durable before the first flush
+	}
 	l.nextOffset.Store(-1)
 	l.nextEpoch.Store(-1)
 	l.mu.committed = -1
@@ -125,6 +136,9 @@ func (l *ledger) committable() (eo kgo.EpochOffset, ok bool) {
 	eo = kgo.EpochOffset{Offset: l.nextOffset.Load(), Epoch: l.nextEpoch.Load()}
 	if len(l.mu.pending) > 0 {
 		eo = kgo.EpochOffset{Epoch: l.mu.pending[0].epoch, Offset: l.mu.pending[0].offset}
+	}
+	if limit := l.limit.Load(); limit != noLimit && limit < eo.Offset {
+		eo = kgo.EpochOffset{Epoch: -1, Offset: limit}
 	}
 	return eo, eo.Offset >= 0 && eo.Offset > l.mu.committed
 }

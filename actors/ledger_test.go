@@ -22,12 +22,12 @@ func wantCommittable(t *testing.T, l *ledger, offset int64, ok bool) {
 
 func TestLedgerNothingCommittableBeforeFirstRecord(t *testing.T) {
 	t.Parallel()
-	wantCommittable(t, newLedger(), 0, false)
+	wantCommittable(t, newLedger(false), 0, false)
 }
 
 func TestLedgerCommitWaitsForOutputs(t *testing.T) {
 	t.Parallel()
-	l := newLedger()
+	l := newLedger(false)
 	l.handled(record(0))
 	// Record 1 produces two outputs; records 2 and 3 produce none.
 	ack1 := l.hold(record(1), func(error) { t.Error("no output failed") })
@@ -51,7 +51,7 @@ func TestLedgerCommitWaitsForOutputs(t *testing.T) {
 
 func TestLedgerFailedOutputPinsCommitForever(t *testing.T) {
 	t.Parallel()
-	l := newLedger()
+	l := newLedger(false)
 	var reported []error
 	ack := l.hold(record(5), func(err error) { reported = append(reported, err) })
 	l.handled(record(5))
@@ -71,7 +71,7 @@ func TestLedgerFailedOutputPinsCommitForever(t *testing.T) {
 
 func TestLedgerIdleClosesWhenOutputsAcknowledged(t *testing.T) {
 	t.Parallel()
-	l := newLedger()
+	l := newLedger(false)
 	idle, _ := l.idle()
 	select {
 	case <-idle:
@@ -103,4 +103,18 @@ func TestBackoffDoublesUpToMax(t *testing.T) {
 			t.Errorf("backoff after %d failures = %v, want %v", tt.failures, got, tt.want)
 		}
 	}
+}
+
+func TestLedgerStatefulCommitsOnlyWhatIsDurable(t *testing.T) {
+	t.Parallel()
+	l := newLedger(true)
+	l.handled(record(0))
+	l.handled(record(1))
+	wantCommittable(t, l, 0, false) // nothing flushed yet
+	l.limit.Store(1)                // a flush made records before offset 1 durable
+	wantCommittable(t, l, 1, true)
+	l.handled(record(2))
+	wantCommittable(t, l, 1, true)
+	l.limit.Store(3)
+	wantCommittable(t, l, 3, true)
 }

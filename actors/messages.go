@@ -37,6 +37,11 @@ type recordPanic struct {
 	err   *PanicError
 }
 
+// restored tells the partition actor its state is restored, or not.
+type restored struct {
+	err error
+}
+
 // startPartition asks the engine actor to spawn a partition actor.
 type startPartition struct {
 	part  *partition

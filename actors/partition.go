@@ -28,6 +28,16 @@ type partition struct {
 	logger   *slog.Logger
 	pid      *actor.PID // the partition actor, once spawned
 	watch    progress   // the stall watch's view; only watchLoop touches it
+
+	// stateful is proc as a Stateful, or nil. restored is set once its
+	// Restore succeeded; restoreDone is closed when the restore goroutine
+	// has returned (at once for stateless partitions).
+	stateful    Stateful
+	restored    atomic.Bool
+	restoreDone chan struct{}
+	// flushedPos is the ledger position of the last Flush; only the
+	// committer touches it, under Engine.commitMu.
+	flushedPos int64
 }
 
 // partitionActor orders one partition's records: it queues what the fetch
@@ -57,6 +67,19 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.handler = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
 			return &handlerActor{part: a.part}
 		}))
+		a.startRestore(ctx.ActorSystem(), ctx.Self())
+	case *restored:
+		if msg.err != nil {
+			if a.part.ctx.Err() == nil {
+				a.halted = true
+				a.dropQueue()
+				a.part.fail(fmt.Errorf("actors: restoring %s: %w", a.part.tp, msg.err))
+			}
+			a.notifyDrained()
+			return
+		}
+		a.part.restored.Store(true)
+		a.deliverNext(ctx.ActorSystem())
 	case *fetched:
 		if a.halted || a.part.stopping.Load() {
 			a.part.flow.release(len(msg.records))
@@ -104,8 +127,25 @@ func (a *partitionActor) onDelivered(system *actor.ActorSystem, msg *delivered) 
 	a.deliverNext(system)
 }
 
+// startRestore runs a stateful partition's Restore on a goroutine the
+// partition owns: it ends with the partition's context, and the Engine
+// waits for restoreDone before closing the state.
+func (a *partitionActor) startRestore(system *actor.ActorSystem, self *actor.PID) {
+	p := a.part
+	if p.stateful == nil {
+		p.restored.Store(true)
+		close(p.restoreDone)
+		return
+	}
+	go func() {
+		defer close(p.restoreDone)
+		err := p.stateful.Restore(p.ctx)
+		system.Root.Send(self, &restored{err: err})
+	}()
+}
+
 func (a *partitionActor) deliverNext(system *actor.ActorSystem) {
-	if a.busy || a.halted || len(a.queue) == 0 {
+	if a.busy || a.halted || len(a.queue) == 0 || !a.part.restored.Load() {
 		return
 	}
 	msg := &deliver{records: a.queue}

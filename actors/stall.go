@@ -144,6 +144,7 @@ func (e *Engine) heal(cl *kgo.Client, tp TopicPartition) {
 	}
 	e.commitMu.Unlock()
 
+	e.closeState([]*partition{p})
 	e.cfg.Observer.Stalled(tp)
 	_, _, _, hwm := p.flow.state()
 	p.logger.Error("partition stalled: no record handled with records waiting; restarting it",

@@ -39,6 +39,25 @@ type Processor interface {
 	Abandon(call *Call, err error) error
 }
 
+// Stateful is implemented by a Processor that keeps state for its
+// partition (tables). The Engine calls it around the record path:
+//
+//   - Restore once, on a goroutine of its own, before the first record is
+//     delivered; records wait meanwhile and the Engine is not Ready. ctx is
+//     cancelled when the partition stops.
+//   - Flush from the committer, before a commit: make every change by
+//     records handled so far durable (changelog writes acknowledged), or
+//     fail. Only then may offsets up to those records be committed. Flush
+//     runs concurrently with Process; the state must allow that.
+//   - Committed after each successful commit that followed a Flush.
+//   - Close once the partition's actors stopped and Restore returned.
+type Stateful interface {
+	Restore(ctx context.Context) error
+	Flush(ctx context.Context) error
+	Committed() error
+	Close() error
+}
+
 // Call is one record being handled. It is valid only during the Process or
 // Abandon call it is passed to, except for the func Hold returns.
 type Call struct {
@@ -99,6 +118,8 @@ type PartitionStatus struct {
 	InFlight int    `json:"in_flight"`
 	Paused   bool   `json:"paused"`
 	Mode     string `json:"mode"`
+	// Restoring is true until the partition's state is restored.
+	Restoring bool `json:"restoring"`
 	// Stalls counts the times this worker found the partition stalled and
 	// restarted it; LastStall is when it last did.
 	Stalls    int        `json:"stalls"`
