@@ -8,9 +8,9 @@ STATICCHECK_VERSION := v0.8.2
 
 .PHONY: run test build lint prereqs tools clean
 
-## run: the main demo: the pipeline example with an embedded broker.
+## run: the main demo: page views counted in a RocksDB table, embedded broker, generated views.
 run: prereqs
-	$(GO) run ./examples/pipeline demo
+	$(GO) run ./examples/pageviews demo
 
 ## test: every test, with the race detector.
 test: prereqs

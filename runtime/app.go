@@ -11,6 +11,7 @@ import (
 
 	"github.com/eddy-streams/eddy/actors"
 	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/tables"
 )
 
 // App is a stream-processing application: a name, the handlers of the
@@ -26,6 +27,7 @@ type App struct {
 	errs        []error
 	commands    []appCommand
 	obs         observability
+	tables      []*appTable
 	current     atomic.Pointer[worker] // the running worker, for Status
 }
 
@@ -35,7 +37,7 @@ type route struct {
 	topic   string
 	handler string // the handler's type, for messages
 	starter Starter
-	build   func(w *worker, tp actors.TopicPartition) actors.Processor
+	build   func(w *worker, tp actors.TopicPartition, part *tables.Partition) actors.Processor
 }
 
 // command is a subcommand the app adds to its binary.
@@ -125,8 +127,8 @@ func Handle[K, V any](app *App, h Handler[K, V], keys serde.Codec[K], values ser
 		r := &route{
 			topic:   t,
 			handler: name,
-			build: func(w *worker, tp actors.TopicPartition) actors.Processor {
-				return newProcessor(w, tp, h, keys, values)
+			build: func(w *worker, tp actors.TopicPartition, part *tables.Partition) actors.Processor {
+				return newProcessor(w, tp, part, h, keys, values)
 			},
 		}
 		if i == 0 {

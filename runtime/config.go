@@ -62,6 +62,19 @@ type Config struct {
 	// YAML state_dir, env EDDY_STATE_DIR, flag --state-dir.
 	StateDir string
 
+	// TableStore is the store URL of tables that do not set their own:
+	// "rocksdb://" (under StateDir), "rocksdb:///abs/path" or "memory://".
+	// Default "rocksdb://".
+	// YAML table_store, env EDDY_TABLE_STORE, flag --table-store.
+	TableStore string
+
+	// RocksDBMemoryLimit bounds RocksDB's memory for the whole process:
+	// one block cache and memtable budget shared by every table and
+	// partition. Default 256 MiB.
+	// YAML stores.rocksdb.memory_limit, env EDDY_STORES_ROCKSDB_MEMORY_LIMIT,
+	// flag --stores-rocksdb-memory-limit.
+	RocksDBMemoryLimit int64
+
 	// ClientID is the Kafka client id brokers log and apply quotas to.
 	// Default: the app name.
 	// YAML client_id, env EDDY_CLIENT_ID, flag --client-id.
@@ -231,6 +244,10 @@ func configSettings() []setting {
 			"Log line format: text (logfmt) or json."),
 		stringSetting("state_dir", "dir", "./state", func(c *Config) *string { return &c.StateDir },
 			"Directory that holds table stores."),
+		stringSetting("table_store", "url", "rocksdb://", func(c *Config) *string { return &c.TableStore },
+			"Store of tables that set none: rocksdb:// (under state_dir), rocksdb:///abs/path or memory://."),
+		sizeSetting("stores.rocksdb.memory_limit", 256<<20, 16<<20, func(c *Config) *int64 { return &c.RocksDBMemoryLimit },
+			"Memory of RocksDB for the whole process (block cache and memtables of every table and partition), e.g. 256MiB or 1GiB."),
 		appNameSetting("client_id", "id", func(c *Config) *string { return &c.ClientID },
 			"Kafka client id that brokers log and apply quotas to."),
 		durationSetting("commit_interval", 5*time.Second, time.Nanosecond,
@@ -327,6 +344,54 @@ func intSetting(key string, def, least, most int, field func(*Config) *int, doc 
 			*field(c) = n
 			return nil
 		})
+}
+
+// sizeSetting accepts a byte size: a whole number with an optional unit
+// (KiB, MiB, GiB, or KB, MB, GB).
+func sizeSetting(key string, def, least int64, field func(*Config) *int64, doc string) setting {
+	return newSetting(scalarSetting, key, "size", formatSize(def), doc+" At least "+formatSize(least)+".",
+		func(c *Config, _ string) { *field(c) = def },
+		func(c *Config, s string) error {
+			n, err := parseSize(s)
+			if err != nil {
+				return err
+			}
+			if n < least {
+				return fmt.Errorf("%q is out of range (must be at least %s)", s, formatSize(least))
+			}
+			*field(c) = n
+			return nil
+		})
+}
+
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(strings.ToUpper(num), strings.ToUpper(u.suffix)) {
+			num, mult = strings.TrimSpace(num[:len(num)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is not a size (e.g. 256MiB, 1GiB, 1048576)", s)
+	}
+	return n * mult, nil
+}
+
+func formatSize(n int64) string {
+	switch {
+	case n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	default:
+		return strconv.FormatInt(n, 10)
+	}
 }
 
 // choiceSetting accepts one of choices, in any case; the first is the default.

@@ -77,6 +77,8 @@ func TestConfigDefaults(t *testing.T) {
 		CommitInterval:     5 * time.Second,
 		ShutdownTimeout:    30 * time.Second,
 		StallTimeout:       5 * time.Minute,
+		TableStore:         "rocksdb://",
+		RocksDBMemoryLimit: 256 << 20,
 		LogFormat:          "text",
 		SessionTimeout:     45 * time.Second,
 		GroupProtocol:      "classic",

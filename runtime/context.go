@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/tables"
 )
 
 // Context is passed to every hook of a handler for one record. It is a
@@ -19,6 +20,7 @@ type Context struct {
 	w       *worker
 	log     *slog.Logger
 	outputs map[string]*topicCounters // the processor's cache, by topic
+	tables  *tables.Partition         // the partition's table shards; nil without tables
 }
 
 // Record returns the raw record being handled.

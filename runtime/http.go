@@ -74,6 +74,8 @@ func (w *worker) serveHTTP(addr string) (*httpServer, error) {
 	mux.HandleFunc("GET /status", func(rw http.ResponseWriter, _ *http.Request) {
 		writeJSON(rw, http.StatusOK, w.status())
 	})
+	// {key...}: keys may hold "/" (page names do), escaped as %2F or not.
+	mux.HandleFunc("GET /tables/{table}/{key...}", w.serveTable)
 	if w.tel.registry != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(w.tel.registry, promhttp.HandlerOpts{}))
 	} else {
@@ -91,7 +93,7 @@ func (w *worker) serveHTTP(addr string) (*httpServer, error) {
 			w.logger.Error("http server stopped", "addr", s.addr, "err", err)
 		}
 	})
-	w.logger.Info("serving http", "addr", "http://"+s.addr, "routes", "/healthz /readyz /status /metrics")
+	w.logger.Info("serving http", "addr", "http://"+s.addr, "routes", "/healthz /readyz /status /metrics /tables/{table}/{key}")
 	return s, nil
 }
 

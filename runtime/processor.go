@@ -10,6 +10,7 @@ import (
 
 	"github.com/eddy-streams/eddy/actors"
 	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/tables"
 )
 
 // processor runs one typed handler for one partition: it is the
@@ -28,6 +29,7 @@ type processor[K, V any] struct {
 	fin   Finisher
 	def   ContextDefiner
 
+	tables  *tables.Partition // nil without tables
 	ctr     *partitionCounters
 	outputs map[string]*topicCounters // cache of the telemetry's, by topic
 
@@ -35,8 +37,8 @@ type processor[K, V any] struct {
 	msg Message[K, V]
 }
 
-func newProcessor[K, V any](w *worker, tp actors.TopicPartition, h Handler[K, V], keys serde.Codec[K], values serde.Codec[V]) *processor[K, V] {
-	p := &processor[K, V]{w: w, keys: keys, values: values, h: h,
+func newProcessor[K, V any](w *worker, tp actors.TopicPartition, part *tables.Partition, h Handler[K, V], keys serde.Codec[K], values serde.Codec[V]) *processor[K, V] {
+	p := &processor[K, V]{w: w, keys: keys, values: values, h: h, tables: part,
 		ctr: w.tel.partition(tp), outputs: make(map[string]*topicCounters)}
 	p.tomb, _ = h.(TombstoneHandler[K, V])
 	p.onErr, _ = h.(ErrorHandler)
@@ -49,7 +51,7 @@ func newProcessor[K, V any](w *worker, tp actors.TopicPartition, h Handler[K, V]
 func (p *processor[K, V]) Process(call *actors.Call) (err error) {
 	start := time.Now()
 	p.ctr.consumed.Add(1)
-	p.ctx = Context{Context: call.Ctx, call: call, w: p.w, outputs: p.outputs}
+	p.ctx = Context{Context: call.Ctx, call: call, w: p.w, outputs: p.outputs, tables: p.tables}
 	c := &p.ctx
 	if p.w.tel.tracer != nil {
 		var span trace.Span
@@ -83,7 +85,7 @@ func (p *processor[K, V]) Process(call *actors.Call) (err error) {
 }
 
 func (p *processor[K, V]) Abandon(call *actors.Call, cause error) (err error) {
-	p.ctx = Context{Context: call.Ctx, call: call, w: p.w, outputs: p.outputs}
+	p.ctx = Context{Context: call.Ctx, call: call, w: p.w, outputs: p.outputs, tables: p.tables}
 	rec := call.Record
 	defer func() {
 		// OnError itself panicking on a poisoned record would loop through

@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/tables"
 )
 
 // instrumentationName names Eddy's meter and tracer.
@@ -60,6 +61,8 @@ type telemetry struct {
 	commits         metric.Int64Counter
 	commitFailures  metric.Int64Counter
 	stalls          metric.Int64Counter
+	restoredRecords metric.Int64Counter
+	restoreSeconds  metric.Float64Counter
 
 	mu struct {
 		sync.Mutex
@@ -207,6 +210,12 @@ func (t *telemetry) instruments() error {
 	t.stalls, err = m.Int64Counter("eddy.partition.stalls", metric.WithUnit("{stall}"),
 		metric.WithDescription("Partitions found stalled and restarted."))
 	check(err)
+	t.restoredRecords, err = m.Int64Counter("eddy.table.restored.records", metric.WithUnit("{record}"),
+		metric.WithDescription("Changelog records replayed into table shards when partitions were assigned."))
+	check(err)
+	t.restoreSeconds, err = m.Float64Counter("eddy.table.restore.duration", metric.WithUnit("s"),
+		metric.WithDescription("Time spent restoring table shards."))
+	check(err)
 
 	consumed, err := m.Int64ObservableCounter("messaging.client.consumed.messages", metric.WithUnit("{message}"),
 		metric.WithDescription("Records handed to a handler."))
@@ -252,6 +261,37 @@ func (t *telemetry) instruments() error {
 		}
 		return nil
 	}, consumed, outcomes, sent, errorsCtr)
+	return err
+}
+
+// restored records a finished shard restore.
+func (t *telemetry) restored(st tables.RestoreStats) {
+	attrs := metric.WithAttributes(attribute.String("eddy.table", st.Table),
+		attribute.String("messaging.destination.partition.id", strconv.Itoa(int(st.Partition))))
+	t.restoredRecords.Add(context.Background(), st.Records, attrs)
+	t.restoreSeconds.Add(context.Background(), st.Duration.Seconds(), attrs)
+}
+
+// observeTables registers the gauge of the keys in each table shard held.
+func (t *telemetry) observeTables(reg *tables.Registry, defs []*tables.Def) error {
+	keys, err := t.meter.Int64ObservableGauge("eddy.table.keys", metric.WithUnit("{key}"),
+		metric.WithDescription("Keys in each table shard this worker holds (RocksDB: an estimate; writes not yet committed excluded)."))
+	if err != nil {
+		return err
+	}
+	_, err = t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for _, d := range defs {
+			for _, sh := range reg.Shards(d) {
+				n, err := sh.Len()
+				if err != nil {
+					continue
+				}
+				o.ObserveInt64(keys, n, metric.WithAttributes(attribute.String("eddy.table", d.Name()),
+					attribute.String("messaging.destination.partition.id", strconv.Itoa(int(sh.Partition())))))
+			}
+		}
+		return nil
+	}, keys)
 	return err
 }
 

@@ -27,6 +27,12 @@ type worker struct {
 	engine     *actors.Engine
 	brokers    []string
 	tel        *telemetry
+	tables     *tableState
+	// setUp is closed once start-up (table stores, changelogs) is done
+	// or failed: the client joins the group as soon as it exists, so
+	// partitions can be assigned before that.
+	setUp    chan struct{}
+	setUpErr error
 }
 
 // connectTimeout bounds the start-up checks against the brokers.
@@ -51,7 +57,7 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	cfg = cfg.withDefaults(a.name)
-	w := &worker{app: a, cfg: cfg, logger: logger.With("app", a.name)}
+	w := &worker{app: a, cfg: cfg, logger: logger.With("app", a.name), setUp: make(chan struct{})}
 
 	w.brokers = cfg.Brokers
 	if len(w.brokers) == 0 {
@@ -111,8 +117,17 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	defer cancelProduce()
 	w.produceCtx = produceCtx
 
-	if err := w.checkTopics(ctx); err != nil {
-		return err
+	w.setUpErr = w.checkTopics(ctx)
+	if w.setUpErr == nil {
+		w.setUpErr = w.setupTables(ctx)
+	}
+	close(w.setUp)
+	if w.tables != nil {
+		// After the engine's shutdown, which closes every store.
+		defer w.tables.close()
+	}
+	if w.setUpErr != nil {
+		return w.setUpErr
 	}
 	if cfg.HTTP != "off" {
 		srv, err := w.serveHTTP(cfg.HTTP)
@@ -131,11 +146,23 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 }
 
 func (w *worker) newProcessor(tp actors.TopicPartition) (actors.Processor, error) {
+	<-w.setUp
+	if w.setUpErr != nil {
+		return nil, fmt.Errorf("runtime: start-up failed: %w", w.setUpErr)
+	}
 	r := w.app.route(tp.Topic)
 	if r == nil {
 		return nil, fmt.Errorf("runtime: assigned %s, but no handler is registered for topic %q", tp, tp.Topic)
 	}
-	return r.build(w, tp), nil
+	reg := w.tables.registry
+	if reg == nil {
+		return r.build(w, tp, nil), nil
+	}
+	part, err := reg.Acquire(tp.Partition)
+	if err != nil {
+		return nil, err
+	}
+	return &statefulProcessor{Processor: r.build(w, tp, part), reg: reg, part: part}, nil
 }
 
 func (w *worker) clientOptions() ([]kgo.Opt, error) {
@@ -174,6 +201,7 @@ func (w *worker) clientOptions() ([]kgo.Opt, error) {
 		// it back for that long.
 		kgo.FetchMaxWait(500 * time.Millisecond),
 		kgo.WithHooks(w.tel.kotel.Hooks()...),
+		kgo.RecordPartitioner(tablePartitioner{changelogs: w.app.changelogs(), byKey: kgo.StickyKeyPartitioner(nil)}),
 	}
 	if cfg.GroupProtocol == "consumer" {
 		opts = append(opts, kgo.ServerSideBalancer())

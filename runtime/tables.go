@@ -1,0 +1,307 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/stores"
+	"github.com/eddy-streams/eddy/stores/backends"
+	"github.com/eddy-streams/eddy/tables"
+)
+
+// appTable is a registered table: its definition and a typed lookup for
+// GET /tables/{table}/{key}.
+type appTable struct {
+	def *tables.Def
+	// lookup finds the string form of a key in the shards this worker
+	// holds: its value as JSON-ready data, and its partition.
+	lookup func(w *worker, key string) (value any, partition int32, found bool, err error)
+}
+
+// NewTable creates a table named name and registers it with app. Its
+// changelog is "<app>-<name>-changelog", created when the app starts if
+// missing. Handlers use it with their ctx: table.Get(ctx, k),
+// table.Set(ctx, k, v), table.Delete(ctx, k). Problems (an empty or
+// repeated name, nil codecs) are reported by App.Run.
+func NewTable[K, V any](app *App, name string, keys serde.Codec[K], values serde.Codec[V], opts tables.Options) *tables.Table[K, V] {
+	t := tables.New(name, keys, values, opts)
+	t.Def().SetChangelog(app.name + "-" + name + "-changelog")
+	addTable(app, t, keys != nil && values != nil)
+	return t
+}
+
+func addTable[K, V any](a *App, t *tables.Table[K, V], codecs bool) {
+	d := t.Def()
+	switch {
+	case d.Name() == "" || strings.ContainsAny(d.Name(), "/ "):
+		a.errorf("runtime: table name %q: want a non-empty name without '/' or spaces", d.Name())
+		return
+	case !codecs:
+		a.errorf("runtime: table %q: key and value codecs are required", d.Name())
+		return
+	}
+	for _, o := range a.tables {
+		if o.def.Name() == d.Name() {
+			a.errorf("runtime: two tables named %q", d.Name())
+			return
+		}
+	}
+	a.tables = append(a.tables, &appTable{def: d, lookup: func(w *worker, key string) (any, int32, bool, error) {
+		k, err := t.ParseKey(key)
+		if err != nil {
+			return nil, -1, false, err
+		}
+		for _, sh := range w.tables.registry.Shards(d) {
+			v, ok, err := t.GetFrom(sh, k)
+			if err != nil || ok {
+				return v, sh.Partition(), ok, err
+			}
+		}
+		return nil, -1, false, nil
+	}})
+}
+
+// changelogs returns the app's changelog topics.
+func (a *App) changelogs() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range a.tables {
+		m[t.def.Changelog()] = true
+	}
+	return m
+}
+
+// tableState is a worker's tables: backends, registry and topics.
+type tableState struct {
+	backends map[string]stores.Backend
+	registry *tables.Registry // nil without tables
+}
+
+// setupTables opens the stores' backends, checks or creates the changelog
+// topics, and checks that every table's partition count matches the
+// source topics'. It runs before the worker joins its group.
+func (w *worker) setupTables(ctx context.Context) error {
+	a := w.app
+	ts := &tableState{backends: map[string]stores.Backend{}}
+	w.tables = ts
+	if len(a.tables) == 0 {
+		return nil
+	}
+	byDef := map[*tables.Def]stores.Backend{}
+	for _, t := range a.tables {
+		loc, err := backends.ParseURL(cmpOr(t.def.Options().Store, w.cfg.TableStore), w.cfg.StateDir)
+		if err != nil {
+			return fmt.Errorf("runtime: table %q: %w", t.def.Name(), err)
+		}
+		// Keyed by the canonical URL: rocksdb:// and rocksdb:///<state
+		// dir> are one backend with one memory budget.
+		b, ok := ts.backends[loc.String()]
+		if !ok {
+			b, err = backends.OpenLocation(loc, stores.Options{MemoryLimit: w.cfg.RocksDBMemoryLimit, Logger: w.logger})
+			if err != nil {
+				return fmt.Errorf("runtime: table %q: %w", t.def.Name(), err)
+			}
+			ts.backends[loc.String()] = b
+		}
+		byDef[t.def] = b
+	}
+	if err := w.checkTablePartitions(ctx); err != nil {
+		return err
+	}
+	ts.registry = tables.NewRegistry(tables.RegistryConfig{
+		Tables: byDef,
+		Produce: func(rec *kgo.Record, promise func(*kgo.Record, error)) {
+			w.client.Produce(w.produceCtx, rec, promise)
+		},
+		Restore:    []kgo.Opt{kgo.SeedBrokers(w.brokers...), kgo.ClientID(w.cfg.ClientID + "-restore")},
+		Logger:     w.logger,
+		OnRestored: w.tel.restored,
+	})
+	defs := make([]*tables.Def, len(a.tables))
+	for i, t := range a.tables {
+		defs[i] = t.def
+	}
+	if err := w.tel.observeTables(ts.registry, defs); err != nil {
+		return fmt.Errorf("runtime: table metrics: %w", err)
+	}
+	return nil
+}
+
+// serveTable answers GET /tables/{table}/{key}: the key's value if a shard
+// this worker holds has it.
+func (w *worker) serveTable(rw http.ResponseWriter, r *http.Request) {
+	name, key := r.PathValue("table"), r.PathValue("key")
+	var t *appTable
+	for _, at := range w.app.tables {
+		if at.def.Name() == name {
+			t = at
+		}
+	}
+	if t == nil || w.tables == nil || w.tables.registry == nil {
+		writeJSON(rw, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no table %q", name)})
+		return
+	}
+	v, partition, found, err := t.lookup(w, key)
+	switch {
+	case err != nil:
+		writeJSON(rw, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	case !found:
+		writeJSON(rw, http.StatusNotFound, map[string]string{
+			"error": fmt.Sprintf("key %q is not in the shards of table %q this worker holds", key, name)})
+	default:
+		writeJSON(rw, http.StatusOK, map[string]any{"table": name, "key": key, "value": v, "partition": partition})
+	}
+}
+
+// close closes the backends; every store must be closed already.
+func (ts *tableState) close() {
+	for _, b := range ts.backends {
+		_ = b.Close()
+	}
+}
+
+// checkTablePartitions creates missing changelogs and refuses to start
+// when the partition counts of the source topics and the changelogs
+// differ, naming each topic and count.
+func (w *worker) checkTablePartitions(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	adm := kadm.NewClient(w.client)
+	sources := w.app.SourceTopics()
+	details, err := adm.ListTopics(ctx, sources...)
+	if err != nil {
+		return fmt.Errorf("runtime: tables: listing topics: %w", err)
+	}
+	counts := map[string]int{}
+	for _, t := range sources {
+		counts[t] = len(details[t].Partitions)
+	}
+	want := counts[sources[0]]
+	for _, t := range w.app.tables {
+		if n := t.def.Options().Partitions; n > 0 {
+			want = n
+		}
+	}
+	var changelogs []string
+	for _, t := range w.app.tables {
+		changelogs = append(changelogs, t.def.Changelog())
+	}
+	existing, err := adm.ListTopics(ctx, changelogs...)
+	if err != nil {
+		return fmt.Errorf("runtime: tables: listing changelogs: %w", err)
+	}
+	for _, t := range w.app.tables {
+		cl := t.def.Changelog()
+		if d, ok := existing[cl]; ok && d.Err == nil {
+			counts[cl] = len(d.Partitions)
+			continue
+		}
+		rf := int16(cmpOr(t.def.Options().ReplicationFactor, w.cfg.TopicReplication))
+		resp, err := adm.CreateTopic(ctx, int32(want), rf, t.def.TopicConfigs(), cl)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("runtime: table %q: creating changelog %s (%d partitions, replication %d): %w", t.def.Name(), cl, want, rf, err)
+		}
+		w.logger.Info("created changelog", "table", t.def.Name(), "topic", cl, "partitions", want, "replication", rf)
+		counts[cl] = want
+	}
+	var names []string
+	for n := range counts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if counts[n] != counts[names[0]] {
+			var parts []string
+			for _, n := range names {
+				parts = append(parts, fmt.Sprintf("%s=%d", n, counts[n]))
+			}
+			return fmt.Errorf("runtime: tables shard by source partition, so the source topics and changelogs must have the same partition count; they have: %s", strings.Join(parts, ", "))
+		}
+	}
+	return nil
+}
+
+// tablePartitioner sends changelog records to the partition they carry
+// and every other record where the key hashes to, as Kafka's default
+// partitioner does.
+type tablePartitioner struct {
+	changelogs map[string]bool
+	byKey      kgo.Partitioner
+}
+
+func (p tablePartitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	if p.changelogs[topic] {
+		return kgo.ManualPartitioner().ForTopic(topic)
+	}
+	return p.byKey.ForTopic(topic)
+}
+
+// statefulProcessor is a processor whose partition has table shards.
+type statefulProcessor struct {
+	actors.Processor
+	reg  *tables.Registry
+	part *tables.Partition
+}
+
+func (s *statefulProcessor) Restore(ctx context.Context) error { return s.part.Restore(ctx) }
+func (s *statefulProcessor) Flush(ctx context.Context) error   { return s.part.Flush(ctx) }
+func (s *statefulProcessor) Committed() error                  { return s.part.Committed() }
+func (s *statefulProcessor) Close() error                      { return s.reg.Release(s.part) }
+
+var _ actors.Stateful = (*statefulProcessor)(nil)
+
+// Shard returns the shard of table d that a call addresses: for a table,
+// the shard of the partition being handled. It makes Context a
+// tables.Scope; handlers do not call it directly.
+func (c *Context) Shard(d *tables.Def, key []byte) (*tables.Shard, error) {
+	if c.tables == nil {
+		return nil, tables.ErrNoShard
+	}
+	if s := c.tables.Shard(d); s != nil {
+		return s, nil
+	}
+	return nil, fmt.Errorf("%w: table %q", tables.ErrNoShard, d.Name())
+}
+
+func cmpOr[T comparable](vals ...T) T {
+	var zero T
+	for _, v := range vals {
+		if v != zero {
+			return v
+		}
+	}
+	return zero
+}
+
+// ScanTable calls fn for every key of t in the shards the running worker
+// holds, in no particular order, until fn returns false. For reports and
+// tools; it reads committed and uncommitted writes alike. It returns false
+// when the app is not running.
+func ScanTable[K, V any](app *App, t *tables.Table[K, V], fn func(K, V) bool) (bool, error) {
+	w := app.current.Load()
+	if w == nil || w.tables == nil || w.tables.registry == nil {
+		return false, nil
+	}
+	for _, sh := range w.tables.registry.Shards(t.Def()) {
+		more := true
+		if err := t.Scan(sh, func(k K, v V) bool { more = fn(k, v); return more }); err != nil {
+			return true, err
+		}
+		if !more {
+			break
+		}
+	}
+	return true, nil
+}
