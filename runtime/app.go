@@ -157,11 +157,12 @@ func (a *App) SourceTopics() []string {
 	return ts
 }
 
-// Topics returns every topic the app declares: sources, then outputs,
-// without repeats.
+// Topics returns every topic the app declares: sources, outputs, then the
+// topics global tables follow, without repeats. Changelogs are not among
+// them: the app creates those itself.
 func (a *App) Topics() []string {
 	ts := a.SourceTopics()
-	for _, t := range a.outputs {
+	for _, t := range append(slices.Clone(a.outputs), a.globalTopics()...) {
 		if !slices.Contains(ts, t) {
 			ts = append(ts, t)
 		}

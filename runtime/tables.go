@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -40,6 +42,20 @@ func NewTable[K, V any](app *App, name string, keys serde.Codec[K], values serde
 	return t
 }
 
+// NewGlobalTable creates a global table named name that follows topic and
+// registers it with app: every worker restores every partition of topic
+// before its handlers start, and keeps applying what is written there.
+// Handlers read it with Get; Set and Delete return tables.ErrReadOnly. For
+// reference data and look-ups; produce to topic keyed with the same codec.
+func NewGlobalTable[K, V any](app *App, name, topic string, keys serde.Codec[K], values serde.Codec[V], opts tables.Options) *tables.Table[K, V] {
+	t := tables.NewGlobal(name, topic, keys, values, opts)
+	if topic == "" {
+		app.errorf("runtime: global table %q: no topic to follow", name)
+	}
+	addTable(app, t, keys != nil && values != nil)
+	return t
+}
+
 func addTable[K, V any](a *App, t *tables.Table[K, V], codecs bool) {
 	d := t.Def()
 	switch {
@@ -61,7 +77,7 @@ func addTable[K, V any](a *App, t *tables.Table[K, V], codecs bool) {
 		if err != nil {
 			return nil, -1, false, err
 		}
-		for _, sh := range w.tables.registry.Shards(d) {
+		for _, sh := range w.tables.shards(d) {
 			v, ok, err := t.GetFrom(sh, k)
 			if err != nil || ok {
 				return v, sh.Partition(), ok, err
@@ -71,19 +87,64 @@ func addTable[K, V any](a *App, t *tables.Table[K, V], codecs bool) {
 	}})
 }
 
-// changelogs returns the app's changelog topics.
+// changelogs returns the app's changelog topics (not the topics global
+// tables follow, which it only reads).
 func (a *App) changelogs() map[string]bool {
 	m := map[string]bool{}
 	for _, t := range a.tables {
-		m[t.def.Changelog()] = true
+		if !t.def.Global() {
+			m[t.def.Changelog()] = true
+		}
 	}
 	return m
 }
 
+// globalTopics returns the topics the app's global tables follow.
+func (a *App) globalTopics() []string {
+	var ts []string
+	for _, t := range a.tables {
+		if t.def.Global() && !slices.Contains(ts, t.def.Changelog()) {
+			ts = append(ts, t.def.Changelog())
+		}
+	}
+	return ts
+}
+
+
 // tableState is a worker's tables: backends, registry and topics.
 type tableState struct {
 	backends map[string]stores.Backend
-	registry *tables.Registry // nil without tables
+	registry *tables.Registry // nil without local tables
+	globals  []*tables.Global
+	// followers run the globals' Run; stopFollowers ends them.
+	followers     sync.WaitGroup
+	stopFollowers context.CancelFunc
+	followErr     chan error
+}
+
+// shards returns the shards of d this worker holds now.
+func (ts *tableState) shards(d *tables.Def) []*tables.Shard {
+	for _, g := range ts.globals {
+		if g.Def() == d {
+			return g.All()
+		}
+	}
+	if ts.registry == nil {
+		return nil
+	}
+	return ts.registry.Shards(d)
+}
+
+// globalsReady is closed once every global table caught up.
+func (ts *tableState) globalsReady(ctx context.Context) error {
+	for _, g := range ts.globals {
+		select {
+		case <-g.Ready():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // setupTables opens the stores' backends, checks or creates the changelog
@@ -91,12 +152,13 @@ type tableState struct {
 // source topics'. It runs before the worker joins its group.
 func (w *worker) setupTables(ctx context.Context) error {
 	a := w.app
-	ts := &tableState{backends: map[string]stores.Backend{}}
+	ts := &tableState{backends: map[string]stores.Backend{}, followErr: make(chan error, len(a.tables))}
 	w.tables = ts
 	if len(a.tables) == 0 {
 		return nil
 	}
 	byDef := map[*tables.Def]stores.Backend{}
+	globals := map[*tables.Def]stores.Backend{}
 	for _, t := range a.tables {
 		loc, err := backends.ParseURL(cmpOr(t.def.Options().Store, w.cfg.TableStore), w.cfg.StateDir)
 		if err != nil {
@@ -112,7 +174,17 @@ func (w *worker) setupTables(ctx context.Context) error {
 			}
 			ts.backends[loc.String()] = b
 		}
-		byDef[t.def] = b
+		if t.def.Global() {
+			globals[t.def] = b
+		} else {
+			byDef[t.def] = b
+		}
+	}
+	if err := w.startGlobals(ctx, globals); err != nil {
+		return err
+	}
+	if len(byDef) == 0 {
+		return w.observeTables()
 	}
 	if err := w.checkTablePartitions(ctx); err != nil {
 		return err
@@ -126,12 +198,51 @@ func (w *worker) setupTables(ctx context.Context) error {
 		Logger:     w.logger,
 		OnRestored: w.tel.restored,
 	})
-	defs := make([]*tables.Def, len(a.tables))
-	for i, t := range a.tables {
+	return w.observeTables()
+}
+
+func (w *worker) observeTables() error {
+	defs := make([]*tables.Def, len(w.app.tables))
+	for i, t := range w.app.tables {
 		defs[i] = t.def
 	}
-	if err := w.tel.observeTables(ts.registry, defs); err != nil {
+	if err := w.tel.observeTables(w.tables.shards, defs); err != nil {
 		return fmt.Errorf("runtime: table metrics: %w", err)
+	}
+	return nil
+}
+
+// startGlobals opens the global tables' stores and starts following their
+// topics. Handlers start only once they caught up (statefulProcessor).
+func (w *worker) startGlobals(ctx context.Context, globals map[*tables.Def]stores.Backend) error {
+	if len(globals) == 0 {
+		return nil
+	}
+	ts := w.tables
+	var topics []string
+	for d := range globals {
+		topics = append(topics, d.Changelog())
+	}
+	details, err := kadm.NewClient(w.client).ListTopics(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("runtime: global tables: listing topics: %w", err)
+	}
+	for d, b := range globals {
+		g, err := tables.OpenGlobal(d, b, len(details[d.Changelog()].Partitions))
+		if err != nil {
+			return err
+		}
+		ts.globals = append(ts.globals, g)
+	}
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	ts.stopFollowers = cancel
+	opts := []kgo.Opt{kgo.SeedBrokers(w.brokers...), kgo.ClientID(w.cfg.ClientID + "-global")}
+	for _, g := range ts.globals {
+		ts.followers.Go(func() {
+			if err := g.Run(fctx, opts, w.logger, w.tel.restored); err != nil {
+				ts.followErr <- err
+			}
+		})
 	}
 	return nil
 }
@@ -146,7 +257,7 @@ func (w *worker) serveTable(rw http.ResponseWriter, r *http.Request) {
 			t = at
 		}
 	}
-	if t == nil || w.tables == nil || w.tables.registry == nil {
+	if t == nil || w.tables == nil {
 		writeJSON(rw, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no table %q", name)})
 		return
 	}
@@ -162,8 +273,16 @@ func (w *worker) serveTable(rw http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// close closes the backends; every store must be closed already.
+// close stops the global tables' followers, closes their stores, then the
+// backends; the engine has closed every other store by then.
 func (ts *tableState) close() {
+	if ts.stopFollowers != nil {
+		ts.stopFollowers()
+		ts.followers.Wait()
+	}
+	for _, g := range ts.globals {
+		_ = g.Close()
+	}
 	for _, b := range ts.backends {
 		_ = b.Close()
 	}
@@ -248,19 +367,61 @@ func (p tablePartitioner) ForTopic(topic string) kgo.TopicPartitioner {
 	return p.byKey.ForTopic(topic)
 }
 
-// statefulProcessor is a processor whose partition has table shards.
+// statefulProcessor is a processor of an app with tables: its partition's
+// shards of the local tables (part is nil without any), and the global
+// tables it must not start before.
 type statefulProcessor struct {
 	actors.Processor
-	reg  *tables.Registry
+	ts   *tableState
 	part *tables.Partition
 }
 
-func (s *statefulProcessor) Restore(ctx context.Context) error { return s.part.Restore(ctx) }
-func (s *statefulProcessor) Flush(ctx context.Context) error   { return s.part.Flush(ctx) }
-func (s *statefulProcessor) Committed() error                  { return s.part.Committed() }
-func (s *statefulProcessor) Close() error                      { return s.reg.Release(s.part) }
+// Restore waits for the global tables to catch up, then restores the
+// partition's shards.
+func (s *statefulProcessor) Restore(ctx context.Context) error {
+	if err := s.ts.globalsReady(ctx); err != nil {
+		return err
+	}
+	if s.part == nil {
+		return nil
+	}
+	return s.part.Restore(ctx)
+}
+
+func (s *statefulProcessor) Flush(ctx context.Context) error {
+	if s.part == nil {
+		return nil
+	}
+	return s.part.Flush(ctx)
+}
+
+func (s *statefulProcessor) Committed() error {
+	if s.part == nil {
+		return nil
+	}
+	return s.part.Committed()
+}
+
+func (s *statefulProcessor) Close() error {
+	if s.part == nil {
+		return nil
+	}
+	return s.ts.registry.Release(s.part)
+}
 
 var _ actors.Stateful = (*statefulProcessor)(nil)
+
+// GlobalShards returns the shards of global table d a key may be in, most
+// likely first. It makes Context a tables.GlobalScope; handlers do not
+// call it directly.
+func (c *Context) GlobalShards(d *tables.Def, key []byte) ([]*tables.Shard, error) {
+	for _, g := range c.w.tables.globals {
+		if g.Def() == d {
+			return g.Shards(key), nil
+		}
+	}
+	return nil, fmt.Errorf("%w: global table %q", tables.ErrNoShard, d.Name())
+}
 
 // Shard returns the shard of table d that a call addresses: for a table,
 // the shard of the partition being handled. It makes Context a
@@ -291,10 +452,10 @@ func cmpOr[T comparable](vals ...T) T {
 // when the app is not running.
 func ScanTable[K, V any](app *App, t *tables.Table[K, V], fn func(K, V) bool) (bool, error) {
 	w := app.current.Load()
-	if w == nil || w.tables == nil || w.tables.registry == nil {
+	if w == nil || w.tables == nil {
 		return false, nil
 	}
-	for _, sh := range w.tables.registry.Shards(t.Def()) {
+	for _, sh := range w.tables.shards(t.Def()) {
 		more := true
 		if err := t.Scan(sh, func(k K, v V) bool { more = fn(k, v); return more }); err != nil {
 			return true, err

@@ -273,7 +273,7 @@ func (t *telemetry) restored(st tables.RestoreStats) {
 }
 
 // observeTables registers the gauge of the keys in each table shard held.
-func (t *telemetry) observeTables(reg *tables.Registry, defs []*tables.Def) error {
+func (t *telemetry) observeTables(shards func(*tables.Def) []*tables.Shard, defs []*tables.Def) error {
 	keys, err := t.meter.Int64ObservableGauge("eddy.table.keys", metric.WithUnit("{key}"),
 		metric.WithDescription("Keys in each table shard this worker holds (RocksDB: an estimate; writes not yet committed excluded)."))
 	if err != nil {
@@ -281,7 +281,7 @@ func (t *telemetry) observeTables(reg *tables.Registry, defs []*tables.Def) erro
 	}
 	_, err = t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		for _, d := range defs {
-			for _, sh := range reg.Shards(d) {
+			for _, sh := range shards(d) {
 				n, err := sh.Len()
 				if err != nil {
 					continue

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/tables"
 )
 
 // worker is one run of an App: its client, engine and counters.
@@ -139,7 +140,23 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	w.logger.Info("worker started", "group", cfg.Group, "topics", a.SourceTopics(), "brokers", strings.Join(w.brokers, ","))
 	a.current.Store(w)
 	defer a.current.Store(nil)
-	err = engine.Run(ctx, client)
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	if w.tables != nil {
+		// A global table that stops following stops the worker: handlers
+		// would read stale reference data.
+		go func() {
+			select {
+			case err := <-w.tables.followErr:
+				stopRun(err)
+			case <-runCtx.Done():
+			}
+		}()
+	}
+	err = engine.Run(runCtx, client)
+	if cause := context.Cause(runCtx); err == nil && cause != nil && ctx.Err() == nil {
+		err = cause
+	}
 	totals := tel.totals()
 	w.logger.Info("worker stopped", "handled", totals.Handled, "skipped", totals.Skipped, "produced", totals.Produced)
 	return err
@@ -154,15 +171,17 @@ func (w *worker) newProcessor(tp actors.TopicPartition) (actors.Processor, error
 	if r == nil {
 		return nil, fmt.Errorf("runtime: assigned %s, but no handler is registered for topic %q", tp, tp.Topic)
 	}
-	reg := w.tables.registry
-	if reg == nil {
+	if len(w.app.tables) == 0 {
 		return r.build(w, tp, nil), nil
 	}
-	part, err := reg.Acquire(tp.Partition)
-	if err != nil {
-		return nil, err
+	var part *tables.Partition
+	if reg := w.tables.registry; reg != nil {
+		var err error
+		if part, err = reg.Acquire(tp.Partition); err != nil {
+			return nil, err
+		}
 	}
-	return &statefulProcessor{Processor: r.build(w, tp, part), reg: reg, part: part}, nil
+	return &statefulProcessor{Processor: r.build(w, tp, part), ts: w.tables, part: part}, nil
 }
 
 func (w *worker) clientOptions() ([]kgo.Opt, error) {

@@ -89,6 +89,12 @@ type Scope interface {
 	Shard(d *Def, key []byte) (*Shard, error)
 }
 
+// GlobalScope is what a call needs to read a global table: the shards a
+// key may be in, most likely first. *runtime.Context implements it.
+type GlobalScope interface {
+	GlobalShards(d *Def, key []byte) ([]*Shard, error)
+}
+
 // Table is a typed key/value table. Create it with New and register it
 // with the app (runtime.NewTable does both). Its methods are called from
 // handlers with the handler's context as the Scope, and are safe for
@@ -136,11 +142,7 @@ func (t *Table[K, V]) Get(s Scope, key K) (V, bool, error) {
 	if err != nil {
 		return zero, false, fmt.Errorf("tables: %s: encode key: %w", t.def.name, err)
 	}
-	sh, err := s.Shard(t.def, kb)
-	if err != nil {
-		return zero, false, err
-	}
-	vb, ok, err := sh.get(kb)
+	vb, sh, ok, err := t.lookup(s, kb)
 	if err != nil || !ok {
 		return zero, false, err
 	}
@@ -149,6 +151,34 @@ func (t *Table[K, V]) Get(s Scope, key K) (V, bool, error) {
 		return zero, false, fmt.Errorf("tables: %s: decode value of key %q in partition %d: %w", t.def.name, kb, sh.partition, err)
 	}
 	return v, true, nil
+}
+
+// lookup finds kb's value: in the call's shard, or for a global table in
+// the shards the key may be in.
+func (t *Table[K, V]) lookup(s Scope, kb []byte) ([]byte, *Shard, bool, error) {
+	if t.def.global {
+		gs, ok := s.(GlobalScope)
+		if !ok {
+			return nil, nil, false, ErrNoShard
+		}
+		shards, err := gs.GlobalShards(t.def, kb)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		for _, sh := range shards {
+			vb, ok, err := sh.get(kb)
+			if err != nil || ok {
+				return vb, sh, ok, err
+			}
+		}
+		return nil, nil, false, nil
+	}
+	sh, err := s.Shard(t.def, kb)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	vb, ok, err := sh.get(kb)
+	return vb, sh, ok, err
 }
 
 // Set sets key to value. The change is durable once the handler's record
@@ -225,6 +255,8 @@ func (t *Table[K, V]) GetFrom(sh *Shard, key K) (V, bool, error) {
 type fixedScope struct{ sh *Shard }
 
 func (f fixedScope) Shard(*Def, []byte) (*Shard, error) { return f.sh, nil }
+
+func (f fixedScope) GlobalShards(*Def, []byte) ([]*Shard, error) { return []*Shard{f.sh}, nil }
 
 // Scan calls fn for every key of shard sh, in no particular order, until fn
 // returns false: the store's keys overlaid with the writes not yet in it.
