@@ -104,11 +104,22 @@ func (r *running) wait(t *testing.T, within time.Duration) error {
 	}
 }
 
-// produce writes records synchronously; kv pairs are key, value; a value
-// of "\x00nil" is a tombstone.
+// produce writes records synchronously to the partitions they name.
 func produce(t *testing.T, brokers []string, recs ...*kgo.Record) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	produceWith(t, brokers, kgo.RecordPartitioner(kgo.ManualPartitioner()), recs...)
+}
+
+// produceKeyed writes records synchronously where their keys hash to, as
+// Kafka's default partitioner does.
+func produceKeyed(t *testing.T, brokers []string, recs ...*kgo.Record) {
+	t.Helper()
+	produceWith(t, brokers, kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), recs...)
+}
+
+func produceWith(t *testing.T, brokers []string, partitioner kgo.Opt, recs ...*kgo.Record) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), partitioner)
 	if err != nil {
 		t.Fatal(err)
 	}

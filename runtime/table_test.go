@@ -53,21 +53,6 @@ func keyed(topic string, n, keys int) []*kgo.Record {
 	return recs
 }
 
-// produceKeyed writes records with the default (key hash) partitioner.
-func produceKeyed(t *testing.T, brokers []string, recs ...*kgo.Record) {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatalf("produce: %v", err)
-	}
-}
-
 // tableCounts reads every count the running app holds.
 func tableCounts(t *testing.T, app *App, counts *tables.Table[string, int64]) map[string]int64 {
 	t.Helper()

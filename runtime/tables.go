@@ -110,7 +110,6 @@ func (a *App) globalTopics() []string {
 	return ts
 }
 
-
 // tableState is a worker's tables: backends, registry and topics.
 type tableState struct {
 	backends map[string]stores.Backend
