@@ -1,6 +1,7 @@
 package tables
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -82,7 +83,11 @@ func (g *Global) Run(ctx context.Context, opts []kgo.Opt, logger *slog.Logger, o
 	offsets := map[int32]kgo.Offset{}
 	from := map[int32]int64{}
 	for _, s := range g.shards {
-		cp, err := s.store.Checkpoint()
+		var cp int64
+		err := s.useStore(func(st stores.Store) (err error) {
+			cp, err = st.Checkpoint()
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("tables: global %s partition %d: reading the checkpoint: %w", g.def.name, s.partition, err)
 		}
@@ -151,15 +156,16 @@ func (g *Global) Run(ctx context.Context, opts []kgo.Opt, logger *slog.Logger, o
 			}
 			var b stores.Batch
 			for _, r := range fp.Records {
+				// Clones: a store may keep what a batch holds.
 				if r.Value == nil {
-					b.Delete(r.Key)
+					b.Delete(bytes.Clone(r.Key))
 				} else {
-					b.Set(r.Key, r.Value)
+					b.Set(bytes.Clone(r.Key), bytes.Clone(r.Value))
 				}
 			}
 			next := fp.Records[len(fp.Records)-1].Offset + 1
 			b.SetCheckpoint(next)
-			if err := g.shards[fp.Partition].store.Apply(&b); err != nil {
+			if err := g.shards[fp.Partition].useStore(func(st stores.Store) error { return st.Apply(&b) }); err != nil {
 				applyErr = fmt.Errorf("tables: global %s partition %d: %w", g.def.name, fp.Partition, err)
 				return
 			}

@@ -105,6 +105,9 @@ func (r *Registry) Acquire(number int32) (*Partition, error) {
 func (r *Registry) Release(p *Partition) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if p.refs <= 0 {
+		return nil // released already
+	}
 	if p.refs--; p.refs > 0 {
 		return nil
 	}
@@ -169,7 +172,11 @@ func (p *Partition) Flush(ctx context.Context) error {
 		for k, e := range s.takeDirty() {
 			rec := &kgo.Record{Topic: s.def.changelog, Partition: s.partition, Key: []byte(k)}
 			if !e.deleted {
+				// A set is never a tombstone, even of a nil value.
 				rec.Value = e.value
+				if rec.Value == nil {
+					rec.Value = []byte{}
+				}
 			}
 			p.acks.add(1)
 			sh := s
@@ -188,6 +195,9 @@ func (p *Partition) Flush(ctx context.Context) error {
 	}
 	for s, off := range last {
 		s.checkpoint = off + 1
+	}
+	for _, s := range p.shards {
+		s.acked = true
 	}
 	return nil
 }

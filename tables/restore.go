@@ -1,6 +1,7 @@
 package tables
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -33,7 +34,11 @@ const restoreBatch = 10000
 func restore(ctx context.Context, s *Shard, opts []kgo.Opt, logger *slog.Logger) (RestoreStats, error) {
 	start := time.Now()
 	st := RestoreStats{Table: s.def.name, Partition: s.partition}
-	from, err := s.store.Checkpoint()
+	var from int64
+	err := s.useStore(func(st stores.Store) (err error) {
+		from, err = st.Checkpoint()
+		return err
+	})
 	if err != nil {
 		return st, fmt.Errorf("tables: %s partition %d: reading the checkpoint: %w", s.def.name, s.partition, err)
 	}
@@ -91,17 +96,19 @@ func restore(ctx context.Context, s *Shard, opts []kgo.Opt, logger *slog.Logger)
 			if r.Offset >= end.Offset {
 				return // written after the restore began: the records after it handle it
 			}
+			// Clones: a store may keep what a batch holds, and these are
+			// slices of the client's fetch buffers.
 			if r.Value == nil {
-				b.Delete(r.Key)
+				b.Delete(bytes.Clone(r.Key))
 			} else {
-				b.Set(r.Key, r.Value)
+				b.Set(bytes.Clone(r.Key), bytes.Clone(r.Value))
 			}
 			next = r.Offset + 1
 			st.Records++
 		})
 		if b.Len() >= restoreBatch || next >= end.Offset {
 			b.SetCheckpoint(next)
-			if err := s.store.Apply(&b); err != nil {
+			if err := s.useStore(func(st stores.Store) error { return st.Apply(&b) }); err != nil {
 				return st, fmt.Errorf("tables: %s partition %d: applying the changelog at offset %d: %w", s.def.name, s.partition, next, err)
 			}
 			b.Reset()

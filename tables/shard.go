@@ -13,6 +13,10 @@ type Shard struct {
 	def       *Def
 	partition int32
 	store     stores.Store
+	// storeMu keeps close from racing any use of the store: uses hold it
+	// for reading (several at once), close for writing. A RocksDB store
+	// used while closing aborts the process.
+	storeMu sync.RWMutex
 
 	mu struct {
 		sync.Mutex
@@ -24,8 +28,11 @@ type Shard struct {
 		closed   bool
 	}
 	// checkpoint is the changelog offset after the last acknowledged
-	// flushed write; -1 before any. Only the committer touches it.
+	// flushed write; -1 before any. acked is whether a successful Flush
+	// covered everything in the flushing set. Only the committer touches
+	// them.
 	checkpoint int64
+	acked      bool
 }
 
 // entry is a cached write; deleted marks a tombstone.
@@ -62,7 +69,25 @@ func (s *Shard) get(key []byte) ([]byte, bool, error) {
 		}
 		return append([]byte(nil), e.value...), true, nil
 	}
-	return s.store.Get(key)
+	var v []byte
+	err := s.useStore(func(st stores.Store) (err error) {
+		v, ok, err = st.Get(key)
+		return err
+	})
+	return v, ok, err
+}
+
+// useStore runs f with the store, unless the shard is closed.
+func (s *Shard) useStore(f func(stores.Store) error) error {
+	s.storeMu.RLock()
+	defer s.storeMu.RUnlock()
+	s.mu.Lock()
+	closed := s.mu.closed
+	s.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	return f(s.store)
 }
 
 // put caches a write; the shard keeps value.
@@ -89,6 +114,7 @@ func (s *Shard) takeDirty() map[string]entry {
 		s.mu.flushing[k] = e
 	}
 	s.mu.dirty = make(map[string]entry, len(d))
+	s.acked = false // until a Flush sees these acknowledged
 	return d
 }
 
@@ -96,6 +122,9 @@ func (s *Shard) takeDirty() map[string]entry {
 // checkpoint they reach, then drops them from the cache. Reads in between
 // find them in either place.
 func (s *Shard) applyFlushed() error {
+	if !s.acked {
+		return nil // a Flush failed or was cut short: nothing is known durable
+	}
 	s.mu.Lock()
 	if len(s.mu.flushing) == 0 || s.checkpoint < 0 {
 		s.mu.Unlock()
@@ -111,7 +140,7 @@ func (s *Shard) applyFlushed() error {
 	}
 	s.mu.Unlock()
 	b.SetCheckpoint(s.checkpoint)
-	if err := s.store.Apply(&b); err != nil {
+	if err := s.useStore(func(st stores.Store) error { return st.Apply(&b) }); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -123,6 +152,8 @@ func (s *Shard) applyFlushed() error {
 // close marks the shard closed and closes its store. Unflushed writes are
 // dropped: their records were not committed and will be handled again.
 func (s *Shard) close() error {
+	s.storeMu.Lock()
+	defer s.storeMu.Unlock()
 	s.mu.Lock()
 	s.mu.closed = true
 	s.mu.dirty, s.mu.flushing = nil, nil
@@ -133,13 +164,12 @@ func (s *Shard) close() error {
 // Len estimates the keys in the shard's store (writes not yet committed are
 // not counted).
 func (s *Shard) Len() (int64, error) {
-	s.mu.Lock()
-	closed := s.mu.closed
-	s.mu.Unlock()
-	if closed {
-		return 0, ErrClosed
-	}
-	return s.store.Len()
+	var n int64
+	err := s.useStore(func(st stores.Store) (err error) {
+		n, err = st.Len()
+		return err
+	})
+	return n, err
 }
 
 // snapshotCache copies the writes not yet in the store.

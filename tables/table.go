@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/stores"
 )
 
 // Options configure a table. The zero value means the defaults.
@@ -182,7 +183,8 @@ func (t *Table[K, V]) lookup(s Scope, kb []byte) ([]byte, *Shard, bool, error) {
 }
 
 // Set sets key to value. The change is durable once the handler's record
-// is committed.
+// is committed. The table keeps the encoded value: with serde.Bytes, do not
+// modify the slice after Set.
 func (t *Table[K, V]) Set(s Scope, key K, value V) error {
 	if t.def.global {
 		return ErrReadOnly
@@ -282,11 +284,13 @@ func (t *Table[K, V]) Scan(sh *Shard, fn func(K, V) bool) error {
 		more = fn(k, v)
 		return more
 	}
-	if err := sh.store.Iterate(nil, nil, func(kb, vb []byte) bool {
-		if _, ok := cached[string(kb)]; ok {
-			return true // the cache has the newer write
-		}
-		return decode(kb, vb)
+	if err := sh.useStore(func(st stores.Store) error {
+		return st.Iterate(nil, nil, func(kb, vb []byte) bool {
+			if _, ok := cached[string(kb)]; ok {
+				return true // the cache has the newer write
+			}
+			return decode(kb, vb)
+		})
 	}); err != nil {
 		return fmt.Errorf("tables: %s partition %d: scan: %w", t.def.name, sh.partition, err)
 	}
