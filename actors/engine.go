@@ -96,11 +96,14 @@ type Engine struct {
 
 	mu struct {
 		sync.Mutex
-		parts   map[TopicPartition]*partition
-		joined  bool // a first assignment arrived
-		closing bool // Run is shutting down: callbacks leave partitions to it
-		cause   error
-		client  *kgo.Client // set by Run
+		parts  map[TopicPartition]*partition
+		joined bool // a first assignment arrived
+		// starting counts assigned partitions not yet registered in
+		// parts: the worker is not ready while any is.
+		starting int
+		closing  bool // Run is shutting down: callbacks leave partitions to it
+		cause    error
+		client   *kgo.Client // set by Run
 		// heals are stalled partitions waiting for the fetch loop to
 		// restart them; pollCancel interrupts its current poll.
 		heals      []TopicPartition
@@ -172,14 +175,21 @@ func (e *Engine) fail(err error) {
 // kgo.OnPartitionsAssigned callback.
 func (e *Engine) OnAssigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	e.cfg.Observer.Rebalanced("assigned", countPartitions(assigned))
+	tps := sortedPartitions(assigned)
 	e.mu.Lock()
 	e.mu.joined = true
+	e.mu.starting += len(tps)
 	closing := e.mu.closing
 	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.mu.starting -= len(tps)
+		e.mu.Unlock()
+	}()
 	if closing {
 		return
 	}
-	for _, tp := range sortedPartitions(assigned) {
+	for _, tp := range tps {
 		if err := e.start(tp, cl); err != nil {
 			e.fail(err)
 			return
@@ -613,7 +623,7 @@ func (e *Engine) Status() []PartitionStatus {
 func (e *Engine) Ready() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if !e.mu.joined || e.mu.closing {
+	if !e.mu.joined || e.mu.closing || e.mu.starting > 0 {
 		return false
 	}
 	for _, p := range e.mu.parts {

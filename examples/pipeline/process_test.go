@@ -13,16 +13,16 @@ package main
 // which is polled with a bound.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/eddy-streams/eddy/internal/proctest"
 )
 
 // TestKillDashNineLosesNothing kills a worker mid-stream with SIGKILL and
@@ -37,36 +37,37 @@ import (
 func TestKillDashNineLosesNothing(t *testing.T) {
 	t.Parallel()
 	const group, events = "kill-test", 20000
-	broker := startBroker(t, partitions)
-	cl := newClient(t, broker)
-	adm := kadm.NewClient(cl)
-	outs := collectOutputs(t, broker)
+	k := bin.StartBroker(t, partitions)
+	outs := collectOutputs(t, k.Addr)
 
-	a := startWorker(t, "worker-a", broker, group, "200ms")
-	stream := produceStream(t, cl, events, 250, 50*time.Millisecond)
+	a := startWorker(t, "worker-a", k.Addr, group, "200ms")
+	ins := map[string]input{}
+	stream := proctest.ProducePaced(t, events, 250, 50*time.Millisecond, func(ctx context.Context, first, n int) error {
+		return produce(ctx, k.Client, ins, first, n)
+	})
 	outs.await(t, 60*time.Second, "3000 outputs of worker A (to kill it mid-stream)",
 		func(recs []output, _ map[string]int) (bool, string) {
 			return len(recs) >= 3000, fmt.Sprintf("%d outputs", len(recs))
 		})
-	a.kill9(t)
-	producedAtKill := stream.produced.Load()
+	a.Kill9(t)
+	producedAtKill := stream.Produced()
 
 	// What A committed before it died: where B starts.
-	atDeath := committedOffsets(t, adm, group)
+	atDeath := committedOffsets(t, k.Admin, group)
 	var committed int64
 	for _, o := range atDeath {
 		committed += o
 	}
 	// Until B starts, every output is A's: those of records past A's
 	// commits are work B must do again.
-	uncommitted := outs.awaitWritten(t, adm, atDeath)
+	uncommitted := outs.awaitWritten(t, k.Admin, atDeath)
 	t.Logf("worker A killed after %d of %d events were produced; it had committed %d and written the outputs of %d more: %v",
 		producedAtKill, events, committed, uncommitted, atDeath)
 
 	// B commits only on stopping (an hour is longer than the test), so
 	// the offsets checked at the end are those of its graceful stop.
-	b := startWorker(t, "worker-b", broker, group, "1h")
-	ins := stream.wait(t, 60*time.Second)
+	b := startWorker(t, "worker-b", k.Addr, group, "1h")
+	stream.Wait(t, 60*time.Second)
 	ends := endOffsets(ins)
 	if len(ends) != partitions {
 		t.Fatalf("the events went to %d partitions, want all %d: %v", len(ends), partitions, ends)
@@ -76,8 +77,8 @@ func TestKillDashNineLosesNothing(t *testing.T) {
 	// The outputs of records A handled but did not commit can be there
 	// before B handles those records again: wait until B has handled
 	// every record A did not commit.
-	eventually(t, 60*time.Second, "worker B to handle every record worker A did not commit", func() (bool, string) {
-		s, err := b.status()
+	proctest.Eventually(t, 60*time.Second, "worker B to handle every record worker A did not commit", func() (bool, string) {
+		s, err := b.Status()
 		if err != nil {
 			return false, err.Error()
 		}
@@ -92,18 +93,13 @@ func TestKillDashNineLosesNothing(t *testing.T) {
 			}
 		}
 		slices.Sort(behind)
-		return len(behind) == 0, fmt.Sprintf("B holds %v; behind: %v", s.held(), behind)
+		return len(behind) == 0, fmt.Sprintf("B holds %v; behind: %v", held(s), behind)
 	})
 
-	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM to worker B: %v", err)
-	}
-	if st := b.awaitExit(t, 30*time.Second, "after SIGTERM"); !st.Success() {
-		t.Fatalf("worker B after SIGTERM: %s (%v), want exit status 0", st, b.waitErr)
-	}
+	b.Stop(t, 30*time.Second)
 
-	listed := endOffsetsOf(t, adm, "events")
-	final := committedOffsets(t, adm, group)
+	listed := proctest.EndOffsets(t, k.Admin, "events")
+	final := committedOffsets(t, k.Admin, group)
 	for p := range int32(partitions) {
 		end, _ := listed.Lookup("events", p)
 		if end.Offset != ends[p] {
@@ -115,7 +111,7 @@ func TestKillDashNineLosesNothing(t *testing.T) {
 		}
 	}
 
-	outs.awaitWritten(t, adm, nil)
+	outs.awaitWritten(t, k.Admin, nil)
 	dups := outs.check(t, ins)
 	t.Logf("%d inputs, %d outputs: %d duplicates", events, events+dups, dups)
 	// B starts where A's commits say, so it handles again every record A
@@ -133,53 +129,52 @@ func TestKillDashNineLosesNothing(t *testing.T) {
 func TestTwoWorkerProcessesShareAndSurviveKill(t *testing.T) {
 	t.Parallel()
 	const group = "share-test"
-	broker := startBroker(t, partitions)
-	cl := newClient(t, broker)
-	outs := collectOutputs(t, broker)
+	k := bin.StartBroker(t, partitions)
+	outs := collectOutputs(t, k.Addr)
 
-	w1 := startWorker(t, "worker-1", broker, group, "200ms")
-	w2 := startWorker(t, "worker-2", broker, group, "200ms")
-	eventually(t, 60*time.Second, "the two workers to hold every partition between them, each exactly once", func() (bool, string) {
-		s1, err1 := w1.status()
-		s2, err2 := w2.status()
+	w1 := startWorker(t, "worker-1", k.Addr, group, "200ms")
+	w2 := startWorker(t, "worker-2", k.Addr, group, "200ms")
+	proctest.Eventually(t, 60*time.Second, "the two workers to hold every partition between them, each exactly once", func() (bool, string) {
+		s1, err1 := w1.Status()
+		s2, err2 := w2.Status()
 		if err := errors.Join(err1, err2); err != nil {
 			return false, err.Error()
 		}
-		h1, h2 := s1.held(), s2.held()
+		h1, h2 := held(s1), held(s2)
 		all := slices.Sorted(slices.Values(slices.Concat(h1, h2)))
 		ok := len(h1) > 0 && len(h2) > 0 && slices.Equal(all, []int32{0, 1, 2, 3, 4, 5, 6, 7})
 		return ok, fmt.Sprintf("worker-1 holds %v, worker-2 holds %v", h1, h2)
 	})
 
 	ins := map[string]input{}
-	produceEvents(t, cl, ins, 0, 4000)
+	produceEvents(t, k.Client, ins, 0, 4000)
 	// Both handle records: the work is shared, and the one killed is
 	// killed while it works.
-	eventually(t, 60*time.Second, "both workers to handle records", func() (bool, string) {
-		s1, err1 := w1.status()
-		s2, err2 := w2.status()
+	proctest.Eventually(t, 60*time.Second, "both workers to handle records", func() (bool, string) {
+		s1, err1 := w1.Status()
+		s2, err2 := w2.Status()
 		if err := errors.Join(err1, err2); err != nil {
 			return false, err.Error()
 		}
 		return s1.Records.Handled > 0 && s2.Records.Handled > 0,
 			fmt.Sprintf("handled: worker-1 %d, worker-2 %d", s1.Records.Handled, s2.Records.Handled)
 	})
-	w2.kill9(t)
-	produceEvents(t, cl, ins, 4000, 4000)
+	w2.Kill9(t)
+	produceEvents(t, k.Client, ins, 4000, 4000)
 
 	// The group notices after the session timeout (6s).
-	eventually(t, 60*time.Second, "worker-1 to hold every partition after worker-2 was killed", func() (bool, string) {
-		s, err := w1.status()
+	proctest.Eventually(t, 60*time.Second, "worker-1 to hold every partition after worker-2 was killed", func() (bool, string) {
+		s, err := w1.Status()
 		if err != nil {
 			return false, err.Error()
 		}
-		return slices.Equal(s.held(), []int32{0, 1, 2, 3, 4, 5, 6, 7}), fmt.Sprintf("worker-1 holds %v", s.held())
+		return slices.Equal(held(s), []int32{0, 1, 2, 3, 4, 5, 6, 7}), fmt.Sprintf("worker-1 holds %v", held(s))
 	})
 	outs.awaitEveryInput(t, 90*time.Second, ins)
 	dups := outs.check(t, ins)
 	t.Logf("%d inputs: %d duplicates", len(ins), dups)
-	if w1.exited() {
-		t.Errorf("worker-1 exited (%s); it should still be running", w1.state)
+	if w1.Exited() {
+		t.Errorf("worker-1 exited (%s); it should still be running", w1.State())
 	}
 }
 
@@ -190,24 +185,24 @@ func TestCLIRoundTrip(t *testing.T) {
 	t.Parallel()
 	// One partition: the lines keep their order, so the ones after the
 	// bad line are handled after it.
-	broker := startBroker(t, 1)
+	k := bin.StartBroker(t, 1)
 	lines := "user-1\t{\"kind\":\"view\",\"weight\":20}\n" +
 		"user-2\t{\"kind\":\"click\",\"weight\":3}\n" +
 		"user-9\tnot json\n" +
 		"user-3\t{\"kind\":\"purchase\",\"weight\":12.5}\n" +
 		"user-4\t{\"kind\":\"view\",\"weight\":9.99}\n"
-	prod := start(t, "produce", strings.NewReader(lines), "produce", "--brokers", broker, "--topic", "events")
-	if st := prod.awaitExit(t, 60*time.Second, "after producing its input"); !st.Success() {
+	prod := bin.Start(t, "produce", strings.NewReader(lines), "produce", "--brokers", k.Addr, "--topic", "events")
+	if st := prod.AwaitExit(t, 60*time.Second, "after producing its input"); !st.Success() {
 		t.Fatalf("produce: %s, want exit status 0", st)
 	}
-	if got, want := prod.stderr.String(), "produced 5 records to events\n"; got != want {
+	if got, want := prod.Stderr.String(), "produced 5 records to events\n"; got != want {
 		t.Errorf("produce stderr = %q, want %q", got, want)
 	}
 
-	w := startWorker(t, "worker", broker, "cli-test", "200ms")
+	w := startWorker(t, "worker", k.Addr, "cli-test", "200ms")
 
-	consume := func(topic string, n int) *process {
-		return start(t, "consume-"+topic, nil, "consume", "--brokers", broker, "--topic", topic,
+	consume := func(topic string, n int) *proctest.Process {
+		return bin.Start(t, "consume-"+topic, nil, "consume", "--brokers", k.Addr, "--topic", topic,
 			"--from-beginning", "--max", fmt.Sprint(n), "--timeout", "30s")
 	}
 	heavy, light := consume("heavy", 2), consume("light", 2)
@@ -217,19 +212,19 @@ func TestCLIRoundTrip(t *testing.T) {
 		source    string
 	}
 	for _, tc := range []struct {
-		p     *process
+		p     *proctest.Process
 		class string
 		want  []want
 	}{
 		{heavy, "heavy", []want{{"user-1", "view", 20, "events/0@0"}, {"user-3", "purchase", 12.5, "events/0@3"}}},
 		{light, "light", []want{{"user-2", "click", 3, "events/0@1"}, {"user-4", "view", 9.99, "events/0@4"}}},
 	} {
-		if st := tc.p.awaitExit(t, 45*time.Second, "after --max or --timeout"); !st.Success() {
-			t.Fatalf("%s: %s, want exit status 0", tc.p.name, st)
+		if st := tc.p.AwaitExit(t, 45*time.Second, "after --max or --timeout"); !st.Success() {
+			t.Fatalf("%s: %s, want exit status 0", tc.p.Name, st)
 		}
-		got := strings.Split(strings.TrimSuffix(tc.p.stdout.String(), "\n"), "\n")
+		got := strings.Split(strings.TrimSuffix(tc.p.Stdout.String(), "\n"), "\n")
 		if len(got) != len(tc.want) || got[0] == "" {
-			t.Errorf("%s printed %q, want %d lines (for %v)", tc.p.name, got, len(tc.want), tc.want)
+			t.Errorf("%s printed %q, want %d lines (for %v)", tc.p.Name, got, len(tc.want), tc.want)
 			continue
 		}
 		for i, line := range got {
@@ -239,17 +234,17 @@ func TestCLIRoundTrip(t *testing.T) {
 			x := tc.want[i]
 			if err != nil || key != x.key || e.Class != tc.class || e.Kind != x.kind || e.Weight != x.weight || e.Source != x.source {
 				t.Errorf("%s line %d = %q (decode error: %v), want key %s, class %s, kind %s, weight %v, source %s",
-					tc.p.name, i+1, line, err, x.key, tc.class, x.kind, x.weight, x.source)
+					tc.p.Name, i+1, line, err, x.key, tc.class, x.kind, x.weight, x.source)
 			}
 		}
-		if got, want := tc.p.stderr.String(), fmt.Sprintf("consumed 2 records from %s\n", tc.class); got != want {
-			t.Errorf("%s stderr = %q, want %q", tc.p.name, got, want)
+		if got, want := tc.p.Stderr.String(), fmt.Sprintf("consumed 2 records from %s\n", tc.class); got != want {
+			t.Errorf("%s stderr = %q, want %q", tc.p.Name, got, want)
 		}
 	}
 
 	// The bad line was counted and skipped, and wrote nothing.
-	eventually(t, 10*time.Second, "the worker's /status to count 4 handled and 1 skipped decode error", func() (bool, string) {
-		s, err := w.status()
+	proctest.Eventually(t, 10*time.Second, "the worker's /status to count 4 handled and 1 skipped decode error", func() (bool, string) {
+		s, err := w.Status()
 		if err != nil {
 			return false, err.Error()
 		}
@@ -257,13 +252,13 @@ func TestCLIRoundTrip(t *testing.T) {
 		return r.Handled == 4 && r.DecodeErrors == 1 && r.Skipped == 1,
 			fmt.Sprintf("handled %d, decode errors %d, skipped %d", r.Handled, r.DecodeErrors, r.Skipped)
 	})
-	listed := endOffsetsOf(t, kadm.NewClient(newClient(t, broker)), "heavy", "light")
+	listed := proctest.EndOffsets(t, k.Admin, "heavy", "light")
 	for _, topic := range []string{"heavy", "light"} {
 		if o, _ := listed.Lookup(topic, 0); o.Offset != 2 {
 			t.Errorf("%s holds %d records, want 2", topic, o.Offset)
 		}
 	}
-	if !strings.Contains(w.stderr.String(), "events/0@2") {
+	if !strings.Contains(w.Stderr.String(), "events/0@2") {
 		t.Errorf("the worker's log does not name the undecodable record events/0@2")
 	}
 }
