@@ -14,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/eddy-streams/eddy/internal/logfloor"
 )
 
 // Config configures an Engine. The zero value of every field but
@@ -125,7 +127,7 @@ func New(cfg Config) (*Engine, error) {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		// protoactor logs every supervised restart at info; ours are
 		// logged by the partition actor with topic, partition and offset.
-		return slog.New(levelFloor{Handler: cfg.Logger.Handler(), min: slog.LevelWarn})
+		return slog.New(logfloor.New(cfg.Logger.Handler(), slog.LevelWarn))
 	}))
 	e := &Engine{
 		cfg:     cfg,
@@ -696,22 +698,4 @@ func sortedPartitions(m map[string][]int32) []TopicPartition {
 		return tps[i].Partition < tps[j].Partition
 	})
 	return tps
-}
-
-// levelFloor drops records below min; it quiets protoactor's own logging.
-type levelFloor struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h levelFloor) WithAttrs(as []slog.Attr) slog.Handler {
-	return levelFloor{Handler: h.Handler.WithAttrs(as), min: h.min}
-}
-
-func (h levelFloor) WithGroup(name string) slog.Handler {
-	return levelFloor{Handler: h.Handler.WithGroup(name), min: h.min}
 }

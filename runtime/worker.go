@@ -13,8 +13,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kslog"
 
 	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/internal/logfloor"
 	"github.com/eddy-streams/eddy/tables"
 )
 
@@ -220,6 +222,9 @@ func (w *worker) clientOptions() ([]kgo.Opt, error) {
 		// it back for that long.
 		kgo.FetchMaxWait(500 * time.Millisecond),
 		kgo.WithHooks(w.tel.kotel.Hooks()...),
+		// The client's own warnings (connections, group errors) go to the
+		// app's log; its info lines only at debug level.
+		kgo.WithLogger(kslog.New(w.clientLogger())),
 		kgo.RecordPartitioner(tablePartitioner{changelogs: w.app.changelogs(), byKey: kgo.StickyKeyPartitioner(nil)}),
 	}
 	if cfg.GroupProtocol == "consumer" {
@@ -255,6 +260,16 @@ func (w *worker) checkTopics(ctx context.Context) error {
 			strings.Join(w.brokers, ","), strings.Join(missing, ", "), binaryName())
 	}
 	return nil
+}
+
+// clientLogger is the logger of the Kafka client: warnings and errors,
+// and everything when the app logs at debug level.
+func (w *worker) clientLogger() *slog.Logger {
+	min := slog.LevelWarn
+	if w.cfg.LogLevel <= slog.LevelDebug {
+		min = slog.LevelDebug
+	}
+	return slog.New(logfloor.New(w.logger.Handler(), min)).With("component", "kafka")
 }
 
 func binaryName() string {
