@@ -7,40 +7,16 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/eddy-streams/eddy/internal/faults"
 	"github.com/eddy-streams/eddy/serde"
 )
-
-// failProduces makes the broker reject every produce request from now on.
-func failProduces(c interface {
-	ControlKey(int16, func(kmsg.Request) (kmsg.Response, error, bool))
-	KeepControl()
-}) {
-	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		pr := req.(*kmsg.ProduceRequest)
-		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
-		for _, t := range pr.Topics {
-			rt := kmsg.NewProduceResponseTopic()
-			rt.Topic, rt.TopicID = t.Topic, t.TopicID
-			for _, p := range t.Partitions {
-				rp := kmsg.NewProduceResponseTopicPartition()
-				rp.Partition = p.Partition
-				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			resp.Topics = append(resp.Topics, rt)
-		}
-		return resp, nil, true
-	})
-}
 
 func TestFailedProduceStopsAppAndHoldsCommit(t *testing.T) {
 	t.Parallel()
 	c, brokers := testCluster(t, 1, "in", "out")
 	produce(t, brokers, rec("in", 0, "a", "1"), rec("in", 0, "b", "2"), rec("in", 0, "c", "3"))
-	failProduces(c)
+	faults.FailProduces(c, nil)
 
 	j := &journal{}
 	app := NewApp("failprod", WithLogger(testLogger(t)))

@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/eddy-streams/eddy/internal/faults"
 	"github.com/eddy-streams/eddy/serde"
 )
 
@@ -190,7 +191,7 @@ func TestProduceFailuresCountedAsProduceErrors(t *testing.T) {
 	t.Parallel()
 	c, brokers := testCluster(t, 2, "in", "out")
 	produce(t, brokers, rec("in", 0, "fail", "1"), rec("in", 1, "block", "2"))
-	failProduces(c) // after our own produce: it rejects every client's
+	faults.FailProduces(c, nil) // after our own produce: it rejects every client's
 
 	// A failed produce stops the app, and its HTTP server and Status with
 	// it. To read the counters before that, partition 1's handler holds

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/eddy-streams/eddy/internal/faults"
 	"github.com/eddy-streams/eddy/stores"
 )
 
@@ -310,7 +311,7 @@ func TestFlushErrorIsSticky(t *testing.T) {
 
 	var failing atomic.Bool
 	failing.Store(true)
-	failProduces(f.cluster, &failing)
+	faults.FailProduces(f.cluster, failing.Load)
 	f.set(p, "a", 1)
 	err := p.Flush(f.ctx())
 	if !errors.Is(err, kerr.TopicAuthorizationFailed) || !strings.Contains(err.Error(), "counts partition 0") {
@@ -398,7 +399,7 @@ func TestCommittedAfterAFailedFlushStoresNothingUnacknowledged(t *testing.T) {
 			if cut == "produce fails" {
 				var failing atomic.Bool
 				failing.Store(true)
-				failProduces(f.cluster, &failing)
+				faults.FailProduces(f.cluster, failing.Load)
 			} else {
 				release := make(chan struct{})
 				t.Cleanup(func() { close(release) })
