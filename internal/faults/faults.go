@@ -1,5 +1,3 @@
-// Package faults injects broker faults into an in-process kfake cluster,
-// for tests of what Eddy does when the broker misbehaves.
 package faults
 
 import (
