@@ -547,26 +547,43 @@ func (e *Engine) fetchLoop(ctx context.Context, cl *kgo.Client) {
 	}
 }
 
+// commitLoop commits every CommitInterval, and sooner for stateful
+// partitions whose state holds more unflushed changes than it should
+// (Stateful.Full): that bounds the memory of their write-back caches.
 func (e *Engine) commitLoop(ctx context.Context, cl *kgo.Client) {
 	t := time.NewTicker(e.cfg.CommitInterval)
 	defer t.Stop()
+	full := time.NewTicker(min(e.cfg.CommitInterval, fullCheckInterval))
+	defer full.Stop()
 	for {
+		var all bool
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			all = true
+		case <-full.C:
 		}
 		e.mu.Lock()
 		parts := make([]*partition, 0, len(e.mu.parts))
 		for _, p := range e.mu.parts {
-			parts = append(parts, p)
+			if all || p.stateful != nil && p.restored.Load() && p.stateful.Full() {
+				parts = append(parts, p)
+			}
 		}
 		e.mu.Unlock()
+		if len(parts) == 0 {
+			continue
+		}
 		if err := e.commit(ctx, cl, parts); err != nil && ctx.Err() == nil {
 			e.cfg.Logger.Warn("periodic commit failed; retrying next interval", "err", err)
 		}
 	}
 }
+
+// fullCheckInterval is how often the committer asks stateful partitions
+// whether their unflushed state is over its bound.
+const fullCheckInterval = 100 * time.Millisecond
 
 // Status describes the assigned partitions, sorted by topic and partition.
 // Safe for concurrent use.

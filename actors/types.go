@@ -50,11 +50,15 @@ type Processor interface {
 //     fail. Only then may offsets up to those records be committed. Flush
 //     runs concurrently with Process; the state must allow that.
 //   - Committed after each successful commit that followed a Flush.
+//   - Full, often and from the committer: whether the unflushed state is
+//     over its bound; a true answer brings the next Flush and commit
+//     forward. It must be cheap and safe concurrently with Process.
 //   - Close once the partition's actors stopped and Restore returned.
 type Stateful interface {
 	Restore(ctx context.Context) error
 	Flush(ctx context.Context) error
 	Committed() error
+	Full() bool
 	Close() error
 }
 

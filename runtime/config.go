@@ -65,6 +65,14 @@ type Config struct {
 	// YAML table_store, env EDDY_TABLE_STORE, flag --table-store.
 	TableStore string
 
+	// TableCacheMaxEntries bounds each partition's table write-back
+	// caches: past this many changed keys since the last commit, the
+	// partition flushes and commits early instead of waiting for
+	// CommitInterval. Default 100000.
+	// YAML tables.cache_max_entries, env EDDY_TABLES_CACHE_MAX_ENTRIES,
+	// flag --tables-cache-max-entries.
+	TableCacheMaxEntries int
+
 	// RocksDBMemoryLimit bounds RocksDB's memory for the whole process:
 	// one block cache and memtable budget shared by every table and
 	// partition. Default 256 MiB.

@@ -84,6 +84,8 @@ func configSettings() []setting {
 			"Directory that holds table stores."),
 		stringSetting("table_store", "url", "rocksdb://", func(c *Config) *string { return &c.TableStore },
 			"Store of tables that set none: rocksdb:// (under state_dir), rocksdb:///abs/path or memory://."),
+		intSetting("tables.cache_max_entries", 100000, 1, math.MaxInt, func(c *Config) *int { return &c.TableCacheMaxEntries },
+			"Changed keys a partition's table caches hold before it flushes and commits early, bounding their memory."),
 		sizeSetting("stores.rocksdb.memory_limit", 256<<20, 16<<20, func(c *Config) *int64 { return &c.RocksDBMemoryLimit },
 			"Memory of RocksDB for the whole process (block cache and memtables of every table and partition), e.g. 256MiB or 1GiB."),
 		appNameSetting("client_id", "id", func(c *Config) *string { return &c.ClientID },

@@ -348,3 +348,26 @@ func TestTableHTTPLookupOfIntKeys(t *testing.T) {
 		t.Fatalf("GET /tables/sums/notanumber = %d %v; want 400", code, got)
 	}
 }
+
+func TestTableCacheBoundBringsCommitsForward(t *testing.T) {
+	t.Parallel()
+	_, brokers := testCluster(t, 1, "in")
+	app, counts := countApp(t, "bounded")
+	cfg := testConfig(t, brokers)
+	cfg.TableStore = "memory://"
+	cfg.CommitInterval = time.Hour // only the cache bound can commit in time
+	cfg.TableCacheMaxEntries = 10
+	produceKeyed(t, brokers, keyed("in", 200, 200)...)
+	startApp(t, app, cfg)
+
+	eventually(t, 30*time.Second, "commits driven by the cache bound", func() bool {
+		return committed(t, brokers, cfg.Group, "in")[0] >= 190
+	})
+	// What was committed is durable: the changelog holds the counts.
+	if got := len(changelogState(t, brokers, "bounded-counts-changelog")); got < 190 {
+		t.Fatalf("changelog holds %d keys after the early commits; want at least 190", got)
+	}
+	if got := len(tableCounts(t, app, counts)); got != 200 {
+		t.Fatalf("table holds %d keys, want 200", got)
+	}
+}

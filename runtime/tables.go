@@ -114,6 +114,7 @@ func (a *App) globalTopics() []string {
 type tableState struct {
 	backends map[string]stores.Backend
 	registry *tables.Registry // nil without local tables
+	cacheMax int              // tables.cache_max_entries
 	globals  []*tables.Global
 	// followers run the globals' Run; stopFollowers ends them.
 	followers     sync.WaitGroup
@@ -151,7 +152,7 @@ func (ts *tableState) globalsReady(ctx context.Context) error {
 // source topics'. It runs before the worker joins its group.
 func (w *worker) setupTables(ctx context.Context) error {
 	a := w.app
-	ts := &tableState{backends: map[string]stores.Backend{}, followErr: make(chan error, len(a.tables))}
+	ts := &tableState{backends: map[string]stores.Backend{}, followErr: make(chan error, len(a.tables)), cacheMax: w.cfg.TableCacheMaxEntries}
 	w.tables = ts
 	if len(a.tables) == 0 {
 		return nil
@@ -399,6 +400,13 @@ func (s *statefulProcessor) Committed() error {
 		return nil
 	}
 	return s.part.Committed()
+}
+
+// Full reports whether the partition's write-back caches hold more
+// changed keys than tables.cache_max_entries allows; the committer then
+// flushes and commits early.
+func (s *statefulProcessor) Full() bool {
+	return s.part != nil && s.part.Dirty() > s.ts.cacheMax
 }
 
 func (s *statefulProcessor) Close() error {

@@ -121,6 +121,16 @@ func (r *Registry) Release(p *Partition) error {
 	return errors.Join(errs...)
 }
 
+// Dirty returns how many keys the partition's shards changed since their
+// last flush: what its write-back caches hold beyond the store.
+func (p *Partition) Dirty() int {
+	n := 0
+	for _, s := range p.shards {
+		n += s.dirtyLen()
+	}
+	return n
+}
+
 // Shards returns the shards of table d this registry holds now, by
 // partition.
 func (r *Registry) Shards(d *Def) []*Shard {

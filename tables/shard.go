@@ -90,6 +90,13 @@ func (s *Shard) useStore(f func(stores.Store) error) error {
 	return f(s.store)
 }
 
+// dirtyLen is how many keys changed since the last flush.
+func (s *Shard) dirtyLen() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.mu.dirty)
+}
+
 // put caches a write; the shard keeps value.
 func (s *Shard) put(key, value []byte, deleted bool) error {
 	s.mu.Lock()
