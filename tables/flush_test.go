@@ -20,171 +20,162 @@ import (
 
 func TestGetSeesOwnWritesBeforeAndAcrossFlush(t *testing.T) {
 	t.Parallel()
-	for _, url := range storeURLs {
-		t.Run(storeName(url), func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t, url, 1)
-			reg, _ := f.registry()
-			p := f.acquire(reg, 0)
+	eachStore(t, func(t *testing.T, url string) {
+		f := newFixture(t, url, 1)
+		reg, _ := f.registry()
+		p := f.acquire(reg, 0)
 
-			f.wantGet(p, "a", -1)
-			f.set(p, "a", 1)
-			f.wantGet(p, "a", 1)
-			f.set(p, "a", 2)
-			f.wantGet(p, "a", 2)
-			f.del(p, "a")
-			f.wantGet(p, "a", -1)
-			f.set(p, "a", 3)
-			f.wantGet(p, "a", 3)
-			if got := f.endOffset(0); got != 0 {
-				t.Fatalf("changelog end %d before any flush; want 0 (writes stay in the cache)", got)
-			}
+		f.wantGet(p, "a", -1)
+		f.set(p, "a", 1)
+		f.wantGet(p, "a", 1)
+		f.set(p, "a", 2)
+		f.wantGet(p, "a", 2)
+		f.del(p, "a")
+		f.wantGet(p, "a", -1)
+		f.set(p, "a", 3)
+		f.wantGet(p, "a", 3)
+		if got := f.endOffset(0); got != 0 {
+			t.Fatalf("changelog end %d before any flush; want 0 (writes stay in the cache)", got)
+		}
 
-			// Flushed but not yet in the store.
-			if err := p.Flush(f.ctx()); err != nil {
-				t.Fatal(err)
-			}
-			f.wantGet(p, "a", 3)
-			f.set(p, "a", 4) // newer than the flushed write
-			f.wantGet(p, "a", 4)
-			if err := p.Committed(); err != nil {
-				t.Fatal(err)
-			}
-			if got := f.stored(p, "a"); got != 3 {
-				t.Fatalf("store holds a=%d after the first commit; want 3", got)
-			}
-			f.wantGet(p, "a", 4) // the cache wins over the store
+		// Flushed but not yet in the store.
+		if err := p.Flush(f.ctx()); err != nil {
+			t.Fatal(err)
+		}
+		f.wantGet(p, "a", 3)
+		f.set(p, "a", 4) // newer than the flushed write
+		f.wantGet(p, "a", 4)
+		if err := p.Committed(); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.stored(p, "a"); got != 3 {
+			t.Fatalf("store holds a=%d after the first commit; want 3", got)
+		}
+		f.wantGet(p, "a", 4) // the cache wins over the store
 
-			// A delete in the cache hides the value in the store.
-			f.del(p, "a")
-			f.wantGet(p, "a", -1)
-			f.flushCommit(p)
-			f.wantGet(p, "a", -1)
-			if got := f.stored(p, "a"); got != -1 {
-				t.Fatalf("store holds a=%d after its delete was committed", got)
-			}
-			f.release(reg, p)
-		})
-	}
+		// A delete in the cache hides the value in the store.
+		f.del(p, "a")
+		f.wantGet(p, "a", -1)
+		f.flushCommit(p)
+		f.wantGet(p, "a", -1)
+		if got := f.stored(p, "a"); got != -1 {
+			t.Fatalf("store holds a=%d after its delete was committed", got)
+		}
+		f.release(reg, p)
+	})
 }
 
 func TestFlushProducesOneRecordPerChangedKey(t *testing.T) {
 	t.Parallel()
-	for _, url := range storeURLs {
-		t.Run(storeName(url), func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t, url, 2)
-			reg, _ := f.registry()
-			p := f.acquire(reg, 1)
+	eachStore(t, func(t *testing.T, url string) {
+		f := newFixture(t, url, 2)
+		reg, _ := f.registry()
+		p := f.acquire(reg, 1)
 
-			for i := range int64(100) {
-				f.set(p, "hot", i+1)
-			}
-			f.set(p, "cold", 7)
-			f.set(p, "gone", 1)
-			f.del(p, "gone")
-			if err := p.Flush(f.ctx()); err != nil {
-				t.Fatal(err)
-			}
+		for i := range int64(100) {
+			f.set(p, "hot", i+1)
+		}
+		f.set(p, "cold", 7)
+		f.set(p, "gone", 1)
+		f.del(p, "gone")
+		if err := p.Flush(f.ctx()); err != nil {
+			t.Fatal(err)
+		}
 
-			// Flush returned: the changes are in the changelog, folded.
-			recs := f.changelogRecords(1)
-			got := map[string][]byte{}
-			for _, r := range recs {
-				got[string(r.Key)] = r.Value
-			}
-			if len(recs) != 3 || len(got) != 3 {
-				t.Fatalf("changelog has %d records for keys %v; want exactly 3 (one per changed key)", len(recs), got)
-			}
-			if v := got["hot"]; v == nil || decode(t, v) != 100 {
-				t.Errorf("hot = %x; want the last of 100 writes, 100", v)
-			}
-			if v := got["cold"]; v == nil || decode(t, v) != 7 {
-				t.Errorf("cold = %x; want 7", v)
-			}
-			if v, ok := got["gone"]; !ok || v != nil {
-				t.Errorf("gone = %x (present %v); want a tombstone (nil value)", v, ok)
-			}
-			if n := f.endOffset(0); n != 0 {
-				t.Errorf("changelog partition 0 has %d records; shard 1 writes only to partition 1", n)
-			}
+		// Flush returned: the changes are in the changelog, folded.
+		recs := f.changelogRecords(1)
+		got := map[string][]byte{}
+		for _, r := range recs {
+			got[string(r.Key)] = r.Value
+		}
+		if len(recs) != 3 || len(got) != 3 {
+			t.Fatalf("changelog has %d records for keys %v; want exactly 3 (one per changed key)", len(recs), got)
+		}
+		if v := got["hot"]; v == nil || decode(t, v) != 100 {
+			t.Errorf("hot = %x; want the last of 100 writes, 100", v)
+		}
+		if v := got["cold"]; v == nil || decode(t, v) != 7 {
+			t.Errorf("cold = %x; want 7", v)
+		}
+		if v, ok := got["gone"]; !ok || v != nil {
+			t.Errorf("gone = %x (present %v); want a tombstone (nil value)", v, ok)
+		}
+		if n := f.endOffset(0); n != 0 {
+			t.Errorf("changelog partition 0 has %d records; shard 1 writes only to partition 1", n)
+		}
 
-			// Nothing changed: nothing is produced.
-			if err := p.Flush(f.ctx()); err != nil {
-				t.Fatal(err)
-			}
-			if end := f.endOffset(1); end != 3 {
-				t.Fatalf("changelog end %d after an empty flush; want 3", end)
-			}
+		// Nothing changed: nothing is produced.
+		if err := p.Flush(f.ctx()); err != nil {
+			t.Fatal(err)
+		}
+		if end := f.endOffset(1); end != 3 {
+			t.Fatalf("changelog end %d after an empty flush; want 3", end)
+		}
 
-			for i := range int64(50) {
-				f.set(p, "hot", 101+i)
-			}
-			f.flushCommit(p)
-			recs = f.changelogRecords(1)
-			if len(recs) != 4 || string(recs[3].Key) != "hot" || decode(t, recs[3].Value) != 150 {
-				t.Fatalf("after 50 more writes of hot: %d records, last %q; want one more record, hot=150", len(recs), recs[len(recs)-1].Key)
-			}
-			f.release(reg, p)
-		})
-	}
+		for i := range int64(50) {
+			f.set(p, "hot", 101+i)
+		}
+		f.flushCommit(p)
+		recs = f.changelogRecords(1)
+		if len(recs) != 4 || string(recs[3].Key) != "hot" || decode(t, recs[3].Value) != 150 {
+			t.Fatalf("after 50 more writes of hot: %d records, last %q; want one more record, hot=150", len(recs), recs[len(recs)-1].Key)
+		}
+		f.release(reg, p)
+	})
 }
 
 func TestCommittedWritesStoreWithCheckpoint(t *testing.T) {
 	t.Parallel()
-	for _, url := range storeURLs {
-		t.Run(storeName(url), func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t, url, 1)
-			reg, _ := f.registry()
-			p := f.acquire(reg, 0)
+	eachStore(t, func(t *testing.T, url string) {
+		f := newFixture(t, url, 1)
+		reg, _ := f.registry()
+		p := f.acquire(reg, 0)
 
-			for i := range int64(10) {
-				f.set(p, fmt.Sprint("k", i), i)
+		for i := range int64(10) {
+			f.set(p, fmt.Sprint("k", i), i)
+		}
+		f.del(p, "k9")
+		if err := p.Flush(f.ctx()); err != nil {
+			t.Fatal(err)
+		}
+		// Acknowledged but not committed: the store is untouched, so
+		// it still holds exactly its changelog up to its checkpoint.
+		if cp := f.checkpoint(p); cp != stores.NoCheckpoint {
+			t.Fatalf("store checkpoint %d before Committed; want none", cp)
+		}
+		if got := f.stored(p, "k1"); got != -1 {
+			t.Fatalf("store holds k1=%d before Committed", got)
+		}
+		if err := p.Committed(); err != nil {
+			t.Fatal(err)
+		}
+		if cp, end := f.checkpoint(p), f.endOffset(0); cp != end || end != 10 {
+			t.Fatalf("store checkpoint %d, changelog end %d; want both 10", cp, end)
+		}
+		for i := range int64(9) {
+			if got := f.stored(p, fmt.Sprint("k", i)); got != i {
+				t.Fatalf("store holds k%d=%d; want %d", i, got, i)
 			}
-			f.del(p, "k9")
-			if err := p.Flush(f.ctx()); err != nil {
-				t.Fatal(err)
-			}
-			// Acknowledged but not committed: the store is untouched, so
-			// it still holds exactly its changelog up to its checkpoint.
-			if cp := f.checkpoint(p); cp != stores.NoCheckpoint {
-				t.Fatalf("store checkpoint %d before Committed; want none", cp)
-			}
-			if got := f.stored(p, "k1"); got != -1 {
-				t.Fatalf("store holds k1=%d before Committed", got)
-			}
-			if err := p.Committed(); err != nil {
-				t.Fatal(err)
-			}
-			if cp, end := f.checkpoint(p), f.endOffset(0); cp != end || end != 10 {
-				t.Fatalf("store checkpoint %d, changelog end %d; want both 10", cp, end)
-			}
-			for i := range int64(9) {
-				if got := f.stored(p, fmt.Sprint("k", i)); got != i {
-					t.Fatalf("store holds k%d=%d; want %d", i, got, i)
-				}
-			}
-			if got := f.stored(p, "k9"); got != -1 {
-				t.Fatalf("store holds deleted k9=%d", got)
-			}
+		}
+		if got := f.stored(p, "k9"); got != -1 {
+			t.Fatalf("store holds deleted k9=%d", got)
+		}
 
-			// A second commit cycle moves the checkpoint to the new end;
-			// Committed with nothing new flushed changes nothing.
-			f.set(p, "k0", 100)
-			f.flushCommit(p)
-			if err := p.Committed(); err != nil {
-				t.Fatal(err)
-			}
-			if cp, end := f.checkpoint(p), f.endOffset(0); cp != end || end != 11 {
-				t.Fatalf("store checkpoint %d, changelog end %d; want both 11", cp, end)
-			}
-			if got := f.stored(p, "k0"); got != 100 {
-				t.Fatalf("store holds k0=%d; want 100", got)
-			}
-			f.release(reg, p)
-		})
-	}
+		// A second commit cycle moves the checkpoint to the new end;
+		// Committed with nothing new flushed changes nothing.
+		f.set(p, "k0", 100)
+		f.flushCommit(p)
+		if err := p.Committed(); err != nil {
+			t.Fatal(err)
+		}
+		if cp, end := f.checkpoint(p), f.endOffset(0); cp != end || end != 11 {
+			t.Fatalf("store checkpoint %d, changelog end %d; want both 11", cp, end)
+		}
+		if got := f.stored(p, "k0"); got != 100 {
+			t.Fatalf("store holds k0=%d; want 100", got)
+		}
+		f.release(reg, p)
+	})
 }
 
 // TestReadsNeverGoBackDuringFlushAndCommit runs a handler counting keys, a
@@ -195,106 +186,103 @@ func TestCommittedWritesStoreWithCheckpoint(t *testing.T) {
 func TestReadsNeverGoBackDuringFlushAndCommit(t *testing.T) {
 	t.Parallel()
 	const keys, minCycles, minRounds = 64, 50, 100
-	for _, url := range storeURLs {
-		t.Run(storeName(url), func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t, url, 1)
-			reg, _ := f.registry()
-			p := f.acquire(reg, 0)
-			sh := p.Shard(f.counts.Def())
-			var cycles atomic.Int64 // commits that wrote to the store
-			sh.store = slowApply{sh.store, &cycles}
-			key := func(i int) string { return fmt.Sprint("k", i) }
+	eachStore(t, func(t *testing.T, url string) {
+		f := newFixture(t, url, 1)
+		reg, _ := f.registry()
+		p := f.acquire(reg, 0)
+		sh := p.Shard(f.counts.Def())
+		var cycles atomic.Int64 // commits that wrote to the store
+		sh.store = slowApply{sh.store, &cycles}
+		key := func(i int) string { return fmt.Sprint("k", i) }
 
-			var failed atomic.Bool // set by a goroutine that sent its error
-			done := make(chan struct{})
-			var wg sync.WaitGroup
-			errc := make(chan error, 8)
-			var rounds int64
-			wg.Go(func() { // the handler
-				defer close(done)
-				for rounds = 0; (rounds < minRounds || cycles.Load() < minCycles) && !failed.Load(); rounds++ {
-					for i := range keys {
-						n, ok, err := f.counts.Get(partScope{p}, key(i))
-						if err != nil || ok != (rounds > 0) || n != rounds {
-							errc <- fmt.Errorf("handler: round %d: Get(%s) = %d, %v, %v; want its last write %d", rounds, key(i), n, ok, err, rounds)
-							return
-						}
-						if err := f.counts.Set(partScope{p}, key(i), n+1); err != nil {
-							errc <- err
-							return
-						}
+		var failed atomic.Bool // set by a goroutine that sent its error
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		errc := make(chan error, 8)
+		var rounds int64
+		wg.Go(func() { // the handler
+			defer close(done)
+			for rounds = 0; (rounds < minRounds || cycles.Load() < minCycles) && !failed.Load(); rounds++ {
+				for i := range keys {
+					n, ok, err := f.counts.Get(partScope{p}, key(i))
+					if err != nil || ok != (rounds > 0) || n != rounds {
+						errc <- fmt.Errorf("handler: round %d: Get(%s) = %d, %v, %v; want its last write %d", rounds, key(i), n, ok, err, rounds)
+						return
 					}
-					runtime.Gosched() // a handler waits for records now and then
+					if err := f.counts.Set(partScope{p}, key(i), n+1); err != nil {
+						errc <- err
+						return
+					}
 				}
-			})
-			wg.Go(func() { // the committer
+				runtime.Gosched() // a handler waits for records now and then
+			}
+		})
+		wg.Go(func() { // the committer
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if err := p.Flush(context.Background()); err != nil {
+					failed.Store(true)
+					errc <- err
+					return
+				}
+				if err := p.Committed(); err != nil {
+					failed.Store(true)
+					errc <- err
+					return
+				}
+			}
+		})
+		for range 2 { // look-ups from outside the handler
+			wg.Go(func() {
+				last := make([]int64, keys)
 				for {
 					select {
 					case <-done:
 						return
 					default:
 					}
-					if err := p.Flush(context.Background()); err != nil {
-						failed.Store(true)
-						errc <- err
-						return
+					for i := range keys {
+						n, ok, err := f.counts.GetFrom(sh, key(i))
+						if err != nil {
+							failed.Store(true)
+							errc <- err
+							return
+						}
+						if !ok && last[i] > 0 || n < last[i] {
+							failed.Store(true)
+							errc <- fmt.Errorf("reader: %s went from %d to %d (present %v)", key(i), last[i], n, ok)
+							return
+						}
+						last[i] = n
 					}
-					if err := p.Committed(); err != nil {
-						failed.Store(true)
-						errc <- err
-						return
-					}
+					runtime.Gosched()
 				}
 			})
-			for range 2 { // look-ups from outside the handler
-				wg.Go(func() {
-					last := make([]int64, keys)
-					for {
-						select {
-						case <-done:
-							return
-						default:
-						}
-						for i := range keys {
-							n, ok, err := f.counts.GetFrom(sh, key(i))
-							if err != nil {
-								failed.Store(true)
-								errc <- err
-								return
-							}
-							if !ok && last[i] > 0 || n < last[i] {
-								failed.Store(true)
-								errc <- fmt.Errorf("reader: %s went from %d to %d (present %v)", key(i), last[i], n, ok)
-								return
-							}
-							last[i] = n
-						}
-						runtime.Gosched()
-					}
-				})
-			}
-			wg.Wait()
-			close(errc)
-			for err := range errc {
-				t.Fatal(err)
-			}
+		}
+		wg.Wait()
+		close(errc)
+		for err := range errc {
+			t.Fatal(err)
+		}
 
-			t.Logf("%d rounds of %d keys, %d commits written to the store", rounds, keys, cycles.Load())
-			f.flushCommit(p)
-			got := f.scan(p)
-			for i := range keys {
-				if got[key(i)] != rounds || f.stored(p, key(i)) != rounds {
-					t.Fatalf("after %d rounds and %d commit cycles: scan %s=%d, store %d; want %d",
-						rounds, cycles.Load(), key(i), got[key(i)], f.stored(p, key(i)), rounds)
-				}
+		t.Logf("%d rounds of %d keys, %d commits written to the store", rounds, keys, cycles.Load())
+		f.flushCommit(p)
+		got := f.scan(p)
+		for i := range keys {
+			if got[key(i)] != rounds || f.stored(p, key(i)) != rounds {
+				t.Fatalf("after %d rounds and %d commit cycles: scan %s=%d, store %d; want %d",
+					rounds, cycles.Load(), key(i), got[key(i)], f.stored(p, key(i)), rounds)
 			}
-			if cp, end := f.checkpoint(p), f.endOffset(0); cp != end {
-				t.Fatalf("store checkpoint %d; want the changelog end %d", cp, end)
-			}
-			f.release(reg, p)
-		})
-	}
+		}
+		if cp, end := f.checkpoint(p), f.endOffset(0); cp != end {
+			t.Fatalf("store checkpoint %d; want the changelog end %d", cp, end)
+		}
+		f.release(reg, p)
+	})
 }
 
 // TestFlushErrorIsSticky: a failed changelog write fails Flush, and every

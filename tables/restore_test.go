@@ -274,109 +274,106 @@ func TestRestorePastTheChangelogEndIsAnError(t *testing.T) {
 // and refuses writes from handlers before addressing any shard.
 func TestGlobalTableFollowsItsTopicReadOnly(t *testing.T) {
 	t.Parallel()
-	for _, url := range storeURLs {
-		t.Run(storeName(url), func(t *testing.T) {
-			t.Parallel()
-			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "countries"))
-			if err != nil {
+	eachStore(t, func(t *testing.T, url string) {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "countries"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...)) // the default, key-hash partitioner
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		produce := func(kv ...string) {
+			t.Helper()
+			var recs []*kgo.Record
+			for i := 0; i < len(kv); i += 2 {
+				r := &kgo.Record{Topic: "countries", Key: []byte(kv[i])}
+				if kv[i+1] != "" {
+					r.Value = []byte(kv[i+1])
+				}
+				recs = append(recs, r)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(c.Close)
-			cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...)) // the default, key-hash partitioner
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(cl.Close)
-			produce := func(kv ...string) {
-				t.Helper()
-				var recs []*kgo.Record
-				for i := 0; i < len(kv); i += 2 {
-					r := &kgo.Record{Topic: "countries", Key: []byte(kv[i])}
-					if kv[i+1] != "" {
-						r.Value = []byte(kv[i+1])
-					}
-					recs = append(recs, r)
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			produce("nl", "Netherlands", "de", "Germany", "fr", "France", "be", "Belgium")
+		}
+		produce("nl", "Netherlands", "de", "Germany", "fr", "France", "be", "Belgium")
 
-			g := NewGlobal("countries", "countries", serde.String(), serde.String(), Options{})
-			if !g.Def().Global() || g.Def().Changelog() != "countries" {
-				t.Fatalf("Global %v, Changelog %q; want true, countries", g.Def().Global(), g.Def().Changelog())
+		g := NewGlobal("countries", "countries", serde.String(), serde.String(), Options{})
+		if !g.Def().Global() || g.Def().Changelog() != "countries" {
+			t.Fatalf("Global %v, Changelog %q; want true, countries", g.Def().Global(), g.Def().Changelog())
+		}
+		b, err := backends.Open(url, t.TempDir(), stores.Options{MemoryLimit: 32 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gl, err := OpenGlobal(g.Def(), b, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var restored atomic.Int64
+		runErr := make(chan error, 1)
+		go func() {
+			runErr <- gl.Run(ctx, []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, nil,
+				func(st RestoreStats) { restored.Add(st.Records) })
+		}()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-runErr; err != nil {
+				t.Errorf("Run: %v", err)
 			}
-			b, err := backends.Open(url, t.TempDir(), stores.Options{MemoryLimit: 32 << 20})
-			if err != nil {
-				t.Fatal(err)
+			if err := gl.Close(); err != nil {
+				t.Error(err)
 			}
-			gl, err := OpenGlobal(g.Def(), b, 3)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			var restored atomic.Int64
-			runErr := make(chan error, 1)
-			go func() {
-				runErr <- gl.Run(ctx, []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, nil,
-					func(st RestoreStats) { restored.Add(st.Records) })
-			}()
-			t.Cleanup(func() {
-				cancel()
-				if err := <-runErr; err != nil {
-					t.Errorf("Run: %v", err)
-				}
-				if err := gl.Close(); err != nil {
-					t.Error(err)
-				}
-				if err := b.Close(); err != nil {
-					t.Error(err)
-				}
-			})
-			select {
-			case <-gl.Ready():
-			case <-time.After(30 * time.Second):
-				t.Fatal("the global table was not ready within 30s")
-			}
-			if n := restored.Load(); n != 4 {
-				t.Fatalf("restored %d records; want the topic's 4", n)
-			}
-
-			sc := globalScope{t, gl}
-			get := func(k string) string {
-				v, ok, err := g.Get(sc, k)
-				if err != nil {
-					t.Fatalf("Get(%q): %v", k, err)
-				}
-				if !ok {
-					return "<none>"
-				}
-				return v
-			}
-			for k, want := range map[string]string{"nl": "Netherlands", "be": "Belgium", "xx": "<none>"} {
-				if got := get(k); got != want {
-					t.Fatalf("Get(%q) = %q; want %q", k, got, want)
-				}
-			}
-			if err := g.Set(sc, "nl", "Holland"); !errors.Is(err, ErrReadOnly) {
-				t.Errorf("Set = %v; want ErrReadOnly", err)
-			}
-			if err := g.Delete(sc, "nl"); !errors.Is(err, ErrReadOnly) {
-				t.Errorf("Delete = %v; want ErrReadOnly", err)
-			}
-
-			// It keeps following the topic.
-			produce("nl", "Nederland", "fr", "")
-			deadline := time.Now().Add(30 * time.Second)
-			for get("nl") != "Nederland" || get("fr") != "<none>" {
-				if time.Now().After(deadline) {
-					t.Fatalf("after an update and a tombstone: nl=%q fr=%q; want Nederland, <none>", get("nl"), get("fr"))
-				}
-				time.Sleep(10 * time.Millisecond)
+			if err := b.Close(); err != nil {
+				t.Error(err)
 			}
 		})
-	}
+		select {
+		case <-gl.Ready():
+		case <-time.After(30 * time.Second):
+			t.Fatal("the global table was not ready within 30s")
+		}
+		if n := restored.Load(); n != 4 {
+			t.Fatalf("restored %d records; want the topic's 4", n)
+		}
+
+		sc := globalScope{t, gl}
+		get := func(k string) string {
+			v, ok, err := g.Get(sc, k)
+			if err != nil {
+				t.Fatalf("Get(%q): %v", k, err)
+			}
+			if !ok {
+				return "<none>"
+			}
+			return v
+		}
+		for k, want := range map[string]string{"nl": "Netherlands", "be": "Belgium", "xx": "<none>"} {
+			if got := get(k); got != want {
+				t.Fatalf("Get(%q) = %q; want %q", k, got, want)
+			}
+		}
+		if err := g.Set(sc, "nl", "Holland"); !errors.Is(err, ErrReadOnly) {
+			t.Errorf("Set = %v; want ErrReadOnly", err)
+		}
+		if err := g.Delete(sc, "nl"); !errors.Is(err, ErrReadOnly) {
+			t.Errorf("Delete = %v; want ErrReadOnly", err)
+		}
+
+		// It keeps following the topic.
+		produce("nl", "Nederland", "fr", "")
+		deadline := time.Now().Add(30 * time.Second)
+		for get("nl") != "Nederland" || get("fr") != "<none>" {
+			if time.Now().After(deadline) {
+				t.Fatalf("after an update and a tombstone: nl=%q fr=%q; want Nederland, <none>", get("nl"), get("fr"))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 }

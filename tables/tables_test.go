@@ -58,6 +58,16 @@ type fixture struct {
 	restores []RestoreStats
 }
 
+// eachStore runs f as a parallel subtest for every store kind.
+func eachStore(t *testing.T, f func(t *testing.T, url string)) {
+	for _, url := range storeURLs {
+		t.Run(storeName(url), func(t *testing.T) {
+			t.Parallel()
+			f(t, url)
+		})
+	}
+}
+
 func newFixture(t testing.TB, url string, partitions int32) *fixture {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, changelog))
@@ -461,54 +471,51 @@ func parser[K any]() func(string) (any, error) {
 
 func TestScanOverlaysTheCacheOnTheStore(t *testing.T) {
 	t.Parallel()
-	for _, url := range storeURLs {
-		t.Run(storeName(url), func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t, url, 1)
-			reg, _ := f.registry()
-			p := f.acquire(reg, 0)
-			f.set(p, "a", 1)
-			f.set(p, "b", 2)
-			f.set(p, "c", 3)
-			f.flushCommit(p)
+	eachStore(t, func(t *testing.T, url string) {
+		f := newFixture(t, url, 1)
+		reg, _ := f.registry()
+		p := f.acquire(reg, 0)
+		f.set(p, "a", 1)
+		f.set(p, "b", 2)
+		f.set(p, "c", 3)
+		f.flushCommit(p)
 
-			f.del(p, "b")     // in the store, deleted in the cache
-			f.set(p, "c", 30) // newer in the cache
-			f.set(p, "d", 4)  // only in the cache
-			f.set(p, "e", 5)
-			f.del(p, "e") // only in the cache, deleted there
-			if f.stored(p, "b") != 2 {
-				t.Fatal("b is not in the store; the test needs it there")
-			}
-			want := "map[a:1 c:30 d:4]"
-			if got := f.scan(p); fmt.Sprint(got) != want {
-				t.Fatalf("Scan with dirty writes = %v; want %s", got, want)
-			}
-			if err := p.Flush(f.ctx()); err != nil {
-				t.Fatal(err)
-			}
-			if got := f.scan(p); fmt.Sprint(got) != want {
-				t.Fatalf("Scan with flushed writes = %v; want %s", got, want)
-			}
-			f.set(p, "f", 6)
-			if err := p.Committed(); err != nil {
-				t.Fatal(err)
-			}
-			want = "map[a:1 c:30 d:4 f:6]"
-			if got := f.scan(p); fmt.Sprint(got) != want {
-				t.Fatalf("Scan after commit = %v; want %s", got, want)
-			}
+		f.del(p, "b")     // in the store, deleted in the cache
+		f.set(p, "c", 30) // newer in the cache
+		f.set(p, "d", 4)  // only in the cache
+		f.set(p, "e", 5)
+		f.del(p, "e") // only in the cache, deleted there
+		if f.stored(p, "b") != 2 {
+			t.Fatal("b is not in the store; the test needs it there")
+		}
+		want := "map[a:1 c:30 d:4]"
+		if got := f.scan(p); fmt.Sprint(got) != want {
+			t.Fatalf("Scan with dirty writes = %v; want %s", got, want)
+		}
+		if err := p.Flush(f.ctx()); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.scan(p); fmt.Sprint(got) != want {
+			t.Fatalf("Scan with flushed writes = %v; want %s", got, want)
+		}
+		f.set(p, "f", 6)
+		if err := p.Committed(); err != nil {
+			t.Fatal(err)
+		}
+		want = "map[a:1 c:30 d:4 f:6]"
+		if got := f.scan(p); fmt.Sprint(got) != want {
+			t.Fatalf("Scan after commit = %v; want %s", got, want)
+		}
 
-			calls := 0
-			if err := f.counts.Scan(p.Shard(f.counts.Def()), func(string, int64) bool { calls++; return false }); err != nil {
-				t.Fatal(err)
-			}
-			if calls != 1 {
-				t.Fatalf("Scan called fn %d times after it returned false; want 1", calls)
-			}
-			f.release(reg, p)
-		})
-	}
+		calls := 0
+		if err := f.counts.Scan(p.Shard(f.counts.Def()), func(string, int64) bool { calls++; return false }); err != nil {
+			t.Fatal(err)
+		}
+		if calls != 1 {
+			t.Fatalf("Scan called fn %d times after it returned false; want 1", calls)
+		}
+		f.release(reg, p)
+	})
 }
 
 // TestSetOfANilBytesValueIsNotATombstone: with the Bytes codec, Set(k, nil)
