@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -160,7 +161,7 @@ func (w *worker) setupTables(ctx context.Context) error {
 	byDef := map[*tables.Def]stores.Backend{}
 	globals := map[*tables.Def]stores.Backend{}
 	for _, t := range a.tables {
-		loc, err := backends.ParseURL(cmpOr(t.def.Options().Store, w.cfg.TableStore), w.cfg.StateDir)
+		loc, err := backends.ParseURL(cmp.Or(t.def.Options().Store, w.cfg.TableStore), w.cfg.StateDir)
 		if err != nil {
 			return fmt.Errorf("runtime: table %q: %w", t.def.Name(), err)
 		}
@@ -324,7 +325,7 @@ func (w *worker) checkTablePartitions(ctx context.Context) error {
 			counts[cl] = len(d.Partitions)
 			continue
 		}
-		rf := int16(cmpOr(t.def.Options().ReplicationFactor, w.cfg.TopicReplication))
+		rf := int16(cmp.Or(t.def.Options().ReplicationFactor, w.cfg.TopicReplication))
 		resp, err := adm.CreateTopic(ctx, int32(want), rf, t.def.TopicConfigs(), cl)
 		if err == nil {
 			err = resp.Err
@@ -441,16 +442,6 @@ func (c *Context) Shard(d *tables.Def, key []byte) (*tables.Shard, error) {
 		return s, nil
 	}
 	return nil, fmt.Errorf("%w: table %q", tables.ErrNoShard, d.Name())
-}
-
-func cmpOr[T comparable](vals ...T) T {
-	var zero T
-	for _, v := range vals {
-		if v != zero {
-			return v
-		}
-	}
-	return zero
 }
 
 // ScanTable calls fn for every key of t in the shards the running worker
