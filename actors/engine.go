@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -442,10 +443,7 @@ func (e *Engine) shutdown(ctx context.Context, cl *kgo.Client) error {
 	// 1. Stop fetching: the fetch loop has returned before this runs.
 	e.mu.Lock()
 	e.mu.closing = true
-	parts := make([]*partition, 0, len(e.mu.parts))
-	for _, p := range e.mu.parts {
-		parts = append(parts, p)
-	}
+	parts := slices.Collect(maps.Values(e.mu.parts))
 	clear(e.mu.parts)
 	e.mu.Unlock()
 
@@ -565,13 +563,13 @@ func (e *Engine) commitLoop(ctx context.Context, cl *kgo.Client) {
 		case <-full.C:
 		}
 		e.mu.Lock()
-		parts := make([]*partition, 0, len(e.mu.parts))
-		for _, p := range e.mu.parts {
-			if all || p.stateful != nil && p.restored.Load() && p.stateful.Full() {
-				parts = append(parts, p)
-			}
-		}
+		parts := slices.Collect(maps.Values(e.mu.parts))
 		e.mu.Unlock()
+		if !all {
+			parts = slices.DeleteFunc(parts, func(p *partition) bool {
+				return p.stateful == nil || !p.restored.Load() || !p.stateful.Full()
+			})
+		}
 		if len(parts) == 0 {
 			continue
 		}
@@ -589,10 +587,7 @@ const fullCheckInterval = 100 * time.Millisecond
 // Safe for concurrent use.
 func (e *Engine) Status() []PartitionStatus {
 	e.mu.Lock()
-	parts := make([]*partition, 0, len(e.mu.parts))
-	for _, p := range e.mu.parts {
-		parts = append(parts, p)
-	}
+	parts := slices.Collect(maps.Values(e.mu.parts))
 	cl := e.mu.client
 	stalls := maps.Clone(e.mu.stalls)
 	e.mu.Unlock()

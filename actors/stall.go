@@ -42,10 +42,7 @@ func (e *Engine) watchLoop(ctx context.Context, cl *kgo.Client) {
 		}
 		now := time.Now()
 		e.mu.Lock()
-		parts := make([]*partition, 0, len(e.mu.parts))
-		for _, p := range e.mu.parts {
-			parts = append(parts, p)
-		}
+		parts := slices.Collect(maps.Values(e.mu.parts))
 		e.mu.Unlock()
 		if now.Sub(listed) >= e.cfg.StallTimeout/2 {
 			listed = now

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -276,9 +277,5 @@ func binaryName() string {
 	if len(os.Args) == 0 {
 		return "<app>"
 	}
-	name := os.Args[0]
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		name = name[i+1:]
-	}
-	return name
+	return filepath.Base(os.Args[0])
 }
