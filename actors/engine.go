@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eddy-streams/eddy/internal/logfloor"
+	"github.com/eddy-streams/eddy/modes"
 )
 
 // Config configures an Engine. The zero value of every field but
@@ -47,9 +48,26 @@ type Config struct {
 	// record while records wait before it counts as stalled and is
 	// restarted from its last commit. Default 5m.
 	StallTimeout time.Duration
-	// Observer is told of rebalances, restarts, commits and stalls.
-	// Default: none.
+	// Observer is told of rebalances, restarts, commits, stalls, mode
+	// switches and steps. Default: none.
 	Observer Observer
+
+	// Modes chooses each partition's mode: forced single or bulk, or
+	// auto on its lag (the zero Mode). Zero thresholds take defaults:
+	// LagHigh 10000, LagLow a tenth of LagHigh, MinDwell 10s.
+	Modes modes.Policy
+	// BulkMaxRecords caps a bulk batch. Default 1000; at most MaxInFlight.
+	BulkMaxRecords int
+	// BulkMaxWait is how long a partial bulk batch waits for more records
+	// before it is handled anyway. Default 500ms.
+	BulkMaxWait time.Duration
+	// Steps is a step plan: topic groups consumed (in bulk) to the end
+	// offsets captured when their step begins, one group after another,
+	// with every other topic paused; then every topic runs in Modes.
+	// Each topic must be in Topics. Default: none.
+	Steps [][]string
+	// Topics lists every topic consumed; required with Steps.
+	Topics []string
 }
 
 func (c *Config) ensureDefaults() error {
@@ -86,6 +104,27 @@ func (c *Config) ensureDefaults() error {
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
 	}
+	if c.Modes.LagHigh == 0 {
+		c.Modes.LagHigh = 10000
+	}
+	if c.Modes.LagLow == 0 {
+		c.Modes.LagLow = c.Modes.LagHigh / 10
+	}
+	if c.Modes.MinDwell == 0 {
+		c.Modes.MinDwell = 10 * time.Second
+	}
+	if err := c.Modes.Validate(); err != nil {
+		return fmt.Errorf("actors: %w", err)
+	}
+	if c.BulkMaxRecords <= 0 {
+		c.BulkMaxRecords = min(1000, c.MaxInFlight)
+	}
+	if c.BulkMaxRecords > c.MaxInFlight {
+		return fmt.Errorf("actors: a bulk batch of up to %d records cannot fill with at most %d records in flight per partition", c.BulkMaxRecords, c.MaxInFlight)
+	}
+	if c.BulkMaxWait <= 0 {
+		c.BulkMaxWait = 500 * time.Millisecond
+	}
 	return nil
 }
 
@@ -112,6 +151,7 @@ type Engine struct {
 		heals      []TopicPartition
 		pollCancel context.CancelFunc
 		stalls     map[TopicPartition]stallRecord
+		steps      *StepStatus // published by the engine actor
 	}
 	commitMu sync.Mutex    // serializes commits
 	stopped  chan struct{} // closed when Run's final commit is done
@@ -139,21 +179,34 @@ func New(cfg Config) (*Engine, error) {
 	e.cfg.Logger = logger
 	e.mu.parts = make(map[TopicPartition]*partition)
 	e.mu.stalls = make(map[TopicPartition]stallRecord)
-	e.root = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &engineActor{e: e} }))
+	ms, err := newModeState(&e.cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.root = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &engineActor{e: e, modes: ms} }))
 	return e, nil
 }
 
 // engineActor is the root supervisor: it spawns partition actors as its
-// children and turns any failure of theirs into an Engine failure.
-type engineActor struct{ e *Engine }
+// children and turns any failure of theirs into an Engine failure. It
+// chooses each partition's mode and runs the step plan.
+type engineActor struct {
+	e     *Engine
+	modes *modeState
+}
 
 func (a *engineActor) Receive(ctx actor.Context) {
-	if msg, ok := ctx.Message().(*startPartition); ok {
+	switch msg := ctx.Message().(type) {
+	case *startPartition:
 		p := msg.part
+		a.initial(p)
 		p.pid = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
 			return &partitionActor{part: p, cfg: &a.e.cfg}
 		}))
 		msg.reply <- nil
+	case *evaluate:
+		a.evaluate()
+		close(msg.done)
 	}
 }
 
@@ -425,7 +478,11 @@ func (e *Engine) Run(ctx context.Context, cl *kgo.Client) error {
 	e.mu.Unlock()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The first review pauses the topics a step plan holds back before
+	// anything is fetched.
+	e.review(runCtx)
 	var wg sync.WaitGroup
+	wg.Go(func() { e.modeLoop(runCtx) })
 	wg.Go(func() { e.fetchLoop(runCtx, cl) })
 	wg.Go(func() { e.commitLoop(runCtx, cl) })
 	wg.Go(func() { e.watchLoop(runCtx, cl) })
@@ -602,19 +659,13 @@ func (e *Engine) Status() []PartitionStatus {
 		if eo, ok := groupOffsets[p.tp.Topic][p.tp.Partition]; ok && committed < 0 {
 			committed = eo.Offset
 		}
-		inflight, paused, first, hwm := p.flow.state()
-		lag := int64(-1)
-		switch {
-		case hwm < 0:
-		case next >= 0:
-			lag = hwm - next
-		case first >= 0:
-			lag = hwm - first
-		}
+		inflight, paused, _, hwm := p.flow.state()
 		st := PartitionStatus{
 			Topic: p.tp.Topic, Partition: p.tp.Partition,
-			Next: next, Committed: committed, HighWatermark: hwm, Lag: lag,
-			InFlight: inflight, Paused: paused, Mode: "single",
+			Next: next, Committed: committed, HighWatermark: hwm, Lag: p.lag(),
+			InFlight: inflight, Paused: paused,
+			Mode: modes.Mode(p.mode.Load()).String(), ModeSwitches: int(p.switches.Load()),
+			StepHeld:  p.held.Load(),
 			Restoring: !p.restored.Load(),
 		}
 		if rec, ok := stalls[p.tp]; ok {

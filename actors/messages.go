@@ -1,6 +1,10 @@
 package actors
 
-import "github.com/twmb/franz-go/pkg/kgo"
+import (
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/modes"
+)
 
 // Mailbox messages. Each is sent to exactly one kind of actor.
 
@@ -11,17 +15,21 @@ type fetched struct {
 
 // deliver asks the handler actor to handle records in order. abandon, when
 // set, names the offset whose record goes to Processor.Abandon instead.
+// bulk makes records one batch: handled together, marked done together.
 type deliver struct {
 	records []*kgo.Record
 	abandon *PanicError
+	bulk    bool
 }
 
 // delivered reports back to the partition actor how a deliver went: the
 // first handled count of its records were done; fatal is set when a
-// Processor asked to stop the Engine.
+// Processor asked to stop the Engine; requeue when the rest is to be
+// delivered again (the mode changed).
 type delivered struct {
 	handled int
 	fatal   error
+	requeue bool
 }
 
 // drain asks a partition actor to stop delivering, drop what it has not
@@ -46,4 +54,21 @@ type restored struct {
 type startPartition struct {
 	part  *partition
 	reply chan error
+}
+
+// setMode tells a partition actor the mode to deliver in, and whether a
+// step plan holds its records back.
+type setMode struct {
+	mode modes.Mode
+	held bool
+}
+
+// batchDue tells a partition actor in bulk mode that its oldest queued
+// record has waited Config.BulkMaxWait.
+type batchDue struct{}
+
+// evaluate asks the engine actor to run its mode and step decisions now;
+// done is closed when it has.
+type evaluate struct {
+	done chan struct{}
 }

@@ -14,12 +14,20 @@ type Observer interface {
 	// Stalled reports a partition that made no progress with records
 	// waiting, and was restarted.
 	Stalled(tp TopicPartition)
+	// ModeSwitched reports a partition now running in mode ("single" or
+	// "bulk").
+	ModeSwitched(tp TopicPartition, mode string)
+	// StepCompleted reports that step (0-based) of the step plan is
+	// complete on this worker.
+	StepCompleted(step int)
 }
 
 // nopObserver is the default Observer.
 type nopObserver struct{}
 
-func (nopObserver) Rebalanced(string, int)          {}
-func (nopObserver) HandlerRestarted(TopicPartition) {}
-func (nopObserver) Committed(int, error)            {}
-func (nopObserver) Stalled(TopicPartition)          {}
+func (nopObserver) Rebalanced(string, int)              {}
+func (nopObserver) HandlerRestarted(TopicPartition)     {}
+func (nopObserver) Committed(int, error)                {}
+func (nopObserver) Stalled(TopicPartition)              {}
+func (nopObserver) ModeSwitched(TopicPartition, string) {}
+func (nopObserver) StepCompleted(int)                   {}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/modes"
 )
 
 // partition is what the Engine, the partition actor and the handler actor
@@ -38,6 +40,30 @@ type partition struct {
 	// flushedPos is the ledger position of the last Flush; only the
 	// committer touches it, under Engine.commitMu.
 	flushedPos int64
+
+	// What the engine actor last decided for the partition, for status:
+	// its mode (a modes.Mode), whether a step plan holds it back, and how
+	// often its mode changed. The partition actor learns of changes by
+	// setMode messages.
+	mode     atomic.Int32
+	held     atomic.Bool
+	switches atomic.Int32
+}
+
+// lag is how many records the partition is behind its high watermark, -1
+// while unknown.
+func (p *partition) lag() int64 {
+	next, _ := p.ledger.snapshot()
+	_, _, first, hwm := p.flow.state()
+	switch {
+	case hwm < 0:
+		return -1
+	case next >= 0:
+		return hwm - next
+	case first >= 0:
+		return hwm - first
+	}
+	return -1
 }
 
 // partitionActor orders one partition's records: it queues what the fetch
@@ -47,6 +73,7 @@ type partitionActor struct {
 	part *partition
 	cfg  *Config
 
+	self     *actor.PID
 	handler  *actor.PID
 	queue    []*kgo.Record // fetched, not yet delivered
 	inFlight []*kgo.Record // the outstanding delivery, if busy
@@ -58,12 +85,19 @@ type partitionActor struct {
 	failCount  int   // its consecutive panics
 	lastPanic  *PanicError
 	restart    *time.Timer
+
+	mode     modes.Mode  // Single or Bulk
+	held     bool        // a step plan holds the records back
+	queuedAt time.Time   // when the queue's oldest record arrived (bulk timing)
+	due      *time.Timer // sends batchDue while a partial batch waits
 }
 
 func (a *partitionActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.failOffset = -1
+		a.self = ctx.Self()
+		a.mode, a.held = modes.Mode(a.part.mode.Load()), a.part.held.Load()
 		a.handler = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
 			return &handlerActor{part: a.part}
 		}))
@@ -85,7 +119,16 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 			a.part.flow.release(len(msg.records))
 			return
 		}
+		if len(a.queue) == 0 {
+			a.queuedAt = time.Now()
+		}
 		a.queue = append(a.queue, msg.records...)
+		a.deliverNext(ctx.ActorSystem())
+	case *setMode:
+		a.mode, a.held = msg.mode, msg.held
+		a.deliverNext(ctx.ActorSystem())
+	case *batchDue:
+		a.due = nil
 		a.deliverNext(ctx.ActorSystem())
 	case *delivered:
 		a.onDelivered(ctx.ActorSystem(), msg)
@@ -100,6 +143,9 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		if a.restart != nil {
 			a.restart.Stop()
 		}
+		if a.due != nil {
+			a.due.Stop()
+		}
 	}
 }
 
@@ -111,6 +157,10 @@ func (a *partitionActor) onDelivered(system *actor.ActorSystem, msg *delivered) 
 	}
 	rest := a.inFlight[msg.handled:]
 	a.inFlight = nil
+	if msg.requeue && msg.fatal == nil && !a.part.stopping.Load() {
+		a.queue = slices.Concat(rest, a.queue)
+		rest = nil
+	}
 	if msg.fatal != nil {
 		a.halted = true
 		a.part.flow.release(len(rest))
@@ -144,15 +194,37 @@ func (a *partitionActor) startRestore(system *actor.ActorSystem, self *actor.PID
 	}()
 }
 
+// deliverNext hands the handler actor its next delivery, if it is idle:
+// in single mode every queued record; in bulk mode one batch of up to
+// BulkMaxRecords, once it is full or its oldest record has waited
+// BulkMaxWait.
 func (a *partitionActor) deliverNext(system *actor.ActorSystem) {
-	if a.busy || a.halted || len(a.queue) == 0 || !a.part.restored.Load() {
+	if a.busy || a.halted || a.held || len(a.queue) == 0 || !a.part.restored.Load() {
 		return
 	}
 	msg := &deliver{records: a.queue}
-	if a.failCount >= a.cfg.MaxAttempts && a.queue[0].Offset == a.failOffset {
+	if a.mode == modes.Bulk {
+		n := min(len(a.queue), a.cfg.BulkMaxRecords)
+		if n < a.cfg.BulkMaxRecords {
+			if wait := a.cfg.BulkMaxWait - time.Since(a.queuedAt); wait > 0 {
+				if a.due == nil {
+					a.due = time.AfterFunc(wait, func() { system.Root.Send(a.self, &batchDue{}) })
+				}
+				return
+			}
+		}
+		msg = &deliver{records: a.queue[:n:n], bulk: true}
+		a.queue = a.queue[n:]
+		if len(a.queue) > 0 {
+			a.queuedAt = time.Now()
+		}
+	} else {
+		a.queue = nil
+	}
+	if a.failCount >= a.cfg.MaxAttempts && msg.records[0].Offset == a.failOffset {
 		msg.abandon = a.lastPanic
 	}
-	a.inFlight, a.queue, a.busy = a.queue, nil, true
+	a.inFlight, a.busy = msg.records, true
 	system.Root.Send(a.handler, msg)
 }
 

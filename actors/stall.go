@@ -56,7 +56,8 @@ func (e *Engine) watchLoop(ctx context.Context, cl *kgo.Client) {
 			if pos < 0 {
 				pos = first
 			}
-			waiting := hwm >= 0 && pos >= 0 && hwm > pos
+			// Records a step plan holds back are not stalled.
+			waiting := hwm >= 0 && pos >= 0 && hwm > pos && !p.held.Load()
 			if !waiting || next != p.watch.next || p.watch.since.IsZero() {
 				p.watch = progress{next: next, since: now}
 				continue

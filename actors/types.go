@@ -39,6 +39,22 @@ type Processor interface {
 	Abandon(call *Call, err error) error
 }
 
+// BatchProcessor is implemented by a Processor that can handle a bulk batch
+// in one call. In bulk mode the Engine hands it whole batches; a Processor
+// without it gets a batch's records one by one through Process. Either
+// way a batch is marked handled, and so becomes committable, only once
+// every record in it is done.
+type BatchProcessor interface {
+	Processor
+	// ProcessBatch handles call.Batch, in offset order. Its result means
+	// what Process's does, for the whole batch; a panic retries the batch.
+	ProcessBatch(call *Call) error
+	// AbandonBatch is called instead of ProcessBatch for a batch whose
+	// handler panicked Config.MaxAttempts times; err is a *PanicError
+	// naming the batch's first record.
+	AbandonBatch(call *Call, err error) error
+}
+
 // Stateful is implemented by a Processor that keeps state for its
 // partition (tables). The Engine calls it around the record path:
 //
@@ -68,8 +84,13 @@ type Call struct {
 	// Ctx is cancelled when the partition is stopped without draining
 	// (partitions lost, or the shutdown deadline passed).
 	Ctx context.Context
-	// Record is the raw record as fetched.
+	// Record is the raw record as fetched; in a ProcessBatch call, the
+	// batch's first record.
 	Record *kgo.Record
+	// Batch is the bulk batch the call belongs to, nil in single mode.
+	// Its records are handled together: outputs of any of them hold back
+	// the commit of the whole batch.
+	Batch []*kgo.Record
 
 	ledger *ledger
 	onFail func(error)
@@ -81,7 +102,11 @@ type Call struct {
 // the output's error; a non-nil error stops the Engine and the record is
 // never committed.
 func (c *Call) Hold() func(error) {
-	return c.ledger.hold(c.Record, c.onFail)
+	anchor := c.Record
+	if len(c.Batch) > 0 {
+		anchor = c.Batch[0]
+	}
+	return c.ledger.hold(anchor, c.onFail)
 }
 
 // ErrInterrupted marks a Process result as "not handled, the partition is
@@ -119,9 +144,15 @@ type PartitionStatus struct {
 	// before a record is handled); -1 before the first fetch.
 	Lag int64 `json:"lag"`
 	// InFlight counts records fetched and not yet handled.
-	InFlight int    `json:"in_flight"`
-	Paused   bool   `json:"paused"`
-	Mode     string `json:"mode"`
+	InFlight int  `json:"in_flight"`
+	Paused   bool `json:"paused"`
+	// Mode is how records reach the handler now: "single" or "bulk".
+	Mode string `json:"mode"`
+	// ModeSwitches counts this partition's mode changes on this worker.
+	ModeSwitches int `json:"mode_switches"`
+	// StepHeld is true while a step plan holds the partition's topic
+	// back: its records wait, unfetched, until the topic's step.
+	StepHeld bool `json:"step_held"`
 	// Restoring is true until the partition's state is restored.
 	Restoring bool `json:"restoring"`
 	// Stalls counts the times this worker found the partition stalled and

@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/modes"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/tables"
 )
@@ -128,7 +130,7 @@ func Handle[K, V any](app *App, h Handler[K, V], keys serde.Codec[K], values ser
 			topic:   t,
 			handler: name,
 			build: func(w *worker, tp actors.TopicPartition, part *tables.Partition) actors.Processor {
-				return newProcessor(w, tp, part, h, keys, values)
+				return newHandlerProcessor(newProcessor(w, tp, part, h, keys, values))
 			},
 		}
 		if i == 0 {
@@ -187,4 +189,22 @@ func (a *App) Status() (s Status, ok bool) {
 		return Status{}, false
 	}
 	return w.status(), true
+}
+
+// checkSteps reports a step plan naming a topic no handler consumes.
+func (a *App) checkSteps(steps [][]string) error {
+	if _, err := modes.NewPlan(steps); err != nil {
+		return fmt.Errorf("runtime: steps: %w", err)
+	}
+	sources := a.SourceTopics()
+	var errs []error
+	for i, st := range steps {
+		for _, t := range st {
+			if !slices.Contains(sources, t) {
+				errs = append(errs, fmt.Errorf("runtime: steps: step %d names topic %q, which no handler consumes (handlers consume %s)%s",
+					i+1, t, strings.Join(sources, ", "), didYouMean(t, sources)))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eddy-streams/eddy/modes"
 	"gopkg.in/yaml.v3"
 )
 
@@ -123,6 +124,46 @@ type Config struct {
 	// least 1.
 	// YAML max_in_flight, env EDDY_MAX_IN_FLIGHT, flag --max-in-flight.
 	MaxInFlight int
+
+	// Mode is how records reach handlers: "auto" (the default) switches
+	// each partition between single (one record per call) and bulk
+	// (batches) on its lag; "single" or "bulk" force one.
+	// YAML mode, env EDDY_MODE, flag --mode.
+	Mode string
+
+	// AutoLagHigh: in auto mode, a partition more records behind its high
+	// watermark than this switches to bulk. Default 10000.
+	// YAML auto.lag_high, env EDDY_AUTO_LAG_HIGH, flag --auto-lag-high.
+	AutoLagHigh int
+
+	// AutoLagLow: in auto mode, a partition in bulk fewer records behind
+	// than this switches back to single. Default 1000; below AutoLagHigh.
+	// YAML auto.lag_low, env EDDY_AUTO_LAG_LOW, flag --auto-lag-low.
+	AutoLagLow int
+
+	// AutoMinDwell is the least time a partition stays in a mode before
+	// auto mode switches it again. Default 10s.
+	// YAML auto.min_dwell, env EDDY_AUTO_MIN_DWELL, flag --auto-min-dwell.
+	AutoMinDwell time.Duration
+
+	// BulkMaxRecords caps a bulk batch. Default 1000; at most MaxInFlight.
+	// YAML bulk.max_records, env EDDY_BULK_MAX_RECORDS,
+	// flag --bulk-max-records.
+	BulkMaxRecords int
+
+	// BulkMaxWait is how long a partial bulk batch waits for more records
+	// before it is handled anyway. Default 500ms.
+	// YAML bulk.max_wait, env EDDY_BULK_MAX_WAIT, flag --bulk-max-wait.
+	BulkMaxWait time.Duration
+
+	// Steps is a step plan: groups of topics consumed, in bulk, to the end
+	// offsets captured when their step begins, one group after another,
+	// with every other topic paused; after the last step every topic runs
+	// in Mode. Every topic named must be consumed by a handler. Default
+	// none.
+	// YAML steps (a list of lists of topics), env EDDY_STEPS and flag
+	// --steps ("users,products;prices").
+	Steps [][]string
 
 	// HandlerMaxAttempts is how many times a record whose handler panics is
 	// tried before it goes to the error path. Default 3; at least 1.
@@ -313,6 +354,18 @@ func (r *resolver) validate() {
 				s.flag, envPrefix+strings.ToUpper(s.key), s.key))
 		}
 	}
+	if r.c.AutoLagLow >= r.c.AutoLagHigh {
+		r.fail(r.src["auto.lag_low"], fmt.Errorf("auto.lag_low %d must be below auto.lag_high %d (from %s)",
+			r.c.AutoLagLow, r.c.AutoLagHigh, cmp.Or(r.src["auto.lag_high"], "the default")))
+	}
+	if r.src["bulk.max_records"] == "" {
+		// Defaulted: a batch as large as max_in_flight allows.
+		r.c.BulkMaxRecords = min(r.c.BulkMaxRecords, r.c.MaxInFlight)
+	}
+	if r.c.BulkMaxRecords > r.c.MaxInFlight {
+		r.fail(r.src["bulk.max_records"], fmt.Errorf("bulk.max_records %d is more than max_in_flight %d (from %s): a batch could never fill",
+			r.c.BulkMaxRecords, r.c.MaxInFlight, cmp.Or(r.src["max_in_flight"], "the default")))
+	}
 	if r.c.GroupProtocol == groupProtocolConsumer && r.c.Balancer != defaultBalancer {
 		r.fail(r.src["balancer"], fmt.Errorf(
 			"balancer %q cannot be used with group_protocol %q (from %s): the broker assigns partitions under KIP-848; "+
@@ -489,6 +542,29 @@ func (r *resolver) yamlValue(f *yamlFile, s *setting, v *yaml.Node) {
 		}
 	case s.kind == mapSetting:
 		r.fail(source, fmt.Errorf("expected a mapping of names to values, not a %s", kindName(v)))
+	case s.kind == stepsSetting && v.Kind == yaml.SequenceNode:
+		steps := make([]string, 0, len(v.Content))
+		for i, item := range v.Content {
+			item = deref(item)
+			switch item.Kind {
+			case yaml.ScalarNode:
+				steps = append(steps, scalarText(item))
+			case yaml.SequenceNode:
+				var topics []string
+				for _, t := range item.Content {
+					if t = deref(t); t.Kind != yaml.ScalarNode {
+						r.fail(source, fmt.Errorf("step %d: expected a list of topics, but an item is a %s", i+1, kindName(t)))
+						return
+					}
+					topics = append(topics, scalarText(t))
+				}
+				steps = append(steps, strings.Join(topics, ","))
+			default:
+				r.fail(source, fmt.Errorf("step %d: expected a topic or a list of topics, not a %s", i+1, kindName(item)))
+				return
+			}
+		}
+		r.apply(s, source, strings.Join(steps, ";"))
 	case s.kind == listSetting && v.Kind == yaml.SequenceNode:
 		items := make([]string, 0, len(v.Content))
 		for _, item := range v.Content {
@@ -580,6 +656,10 @@ func (c Config) withDefaults(appName string) Config {
 	if c.HTTP == "" {
 		c.HTTP = "off"
 	}
+	if c.BulkMaxRecords == 0 && c.MaxInFlight > 0 {
+		// A batch as large as MaxInFlight allows.
+		c.BulkMaxRecords = min(DefaultConfig(appName).BulkMaxRecords, c.MaxInFlight)
+	}
 	cv, dv := reflect.ValueOf(&c).Elem(), reflect.ValueOf(DefaultConfig(appName))
 	for i := range cv.NumField() {
 		if f := cv.Field(i); f.IsZero() {
@@ -587,4 +667,17 @@ func (c Config) withDefaults(appName string) Config {
 		}
 	}
 	return c
+}
+
+// modePolicy is the mode policy the settings describe.
+func (c Config) modePolicy() (modes.Policy, error) {
+	m, err := modes.Parse(c.Mode)
+	if err != nil {
+		return modes.Policy{}, fmt.Errorf("runtime: config: mode: %w", err)
+	}
+	p := modes.Policy{Mode: m, LagHigh: int64(c.AutoLagHigh), LagLow: int64(c.AutoLagLow), MinDwell: c.AutoMinDwell}
+	if err := p.Validate(); err != nil {
+		return modes.Policy{}, fmt.Errorf("runtime: config: %w", err)
+	}
+	return p, nil
 }

@@ -23,8 +23,14 @@ type Context struct {
 	tables  *tables.Partition         // the partition's table shards; nil without tables
 }
 
-// Record returns the raw record being handled.
+// Record returns the raw record being handled; in an OnBulk call (and the
+// bulk hooks around it), the batch's first record.
 func (c *Context) Record() *Record { return c.call.Record }
+
+// Batch returns the records of the bulk batch being handled, in offset
+// order, or nil in single mode. The slice belongs to the runtime: do not
+// keep or change it.
+func (c *Context) Batch() []*Record { return c.call.Batch }
 
 // Logger returns the app's logger with the record's topic, partition and
 // offset attached.

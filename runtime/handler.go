@@ -112,6 +112,51 @@ func (o Outcome) String() string {
 	return "unknown"
 }
 
+// BulkHandler handles a partition's records in batches while it runs in
+// bulk mode (see the mode setting): OnBulk gets up to bulk.max_records
+// decoded messages in offset order, after DidReceive and DidReceiveBulk.
+// Returning nil marks the whole batch done; an error goes to OnBulkError,
+// else the app's error policy. A batch becomes committable only once every
+// record in it is handled and everything it produced or wrote to tables is
+// acknowledged; after a crash the whole batch is handled again. A handler
+// without OnBulk gets bulk batches one record at a time through OnMessage,
+// still committed per batch. In single mode OnMessage is called, so a
+// BulkHandler implements both.
+//
+// In a bulk call, DefineContext runs once with the batch's first record.
+// Each record is decoded and passed through DidReceive as in single mode:
+// records that fail to decode take the record's error path (OnError) and
+// are left out of the batch if it chooses to go on; tombstones are in the
+// batch only if the handler implements TombstoneHandler (a message whose
+// Record.Value is nil), else they are skipped and counted as in single mode.
+type BulkHandler[K, V any] interface {
+	OnBulk(ctx *Context, msgs []*Message[K, V]) error
+}
+
+// BulkReceiver sees each batch before OnBulk, to transform or filter it:
+// return the messages to handle (msgs itself, changed, or a new slice);
+// messages left out count as dropped. An empty result skips OnBulk.
+type BulkReceiver[K, V any] interface {
+	DidReceiveBulk(ctx *Context, msgs []*Message[K, V]) ([]*Message[K, V], error)
+}
+
+// BulkErrorHandler decides what happens to a batch whose OnBulk (or
+// DidReceiveBulk) failed or panicked on every attempt (*PanicError):
+// returning nil logs, counts and skips the batch's records; returning an
+// error stops the app with it, and the batch stays uncommitted. Without it
+// the app's error policy decides.
+type BulkErrorHandler interface {
+	OnBulkError(ctx *Context, recs []*Record, err error) error
+}
+
+// BulkFinisher is told once a batch's handling has ended: recs are the
+// records that reached OnBulk (or would have, had it not failed), outcome
+// is Handled or Skipped. Records left out before (decode errors, skipped
+// tombstones, drops) are reported one by one to Finisher, if implemented.
+type BulkFinisher interface {
+	OnBulkFinished(ctx *Context, recs []*Record, outcome Outcome)
+}
+
 // HandlerFunc adapts a function to a Handler with no optional hooks.
 type HandlerFunc[K, V any] func(ctx *Context, msg *Message[K, V]) error
 

@@ -30,7 +30,10 @@ type Status struct {
 	Brokers    []string                 `json:"brokers"`
 	Ready      bool                     `json:"ready"`
 	Partitions []actors.PartitionStatus `json:"partitions"`
-	Records    RecordCounts             `json:"records"`
+	// Steps is the step plan's progress on this worker; absent without
+	// a plan.
+	Steps   *actors.StepStatus `json:"steps,omitempty"`
+	Records RecordCounts       `json:"records"`
 }
 
 // RecordCounts counts what happened to records since the worker started.
@@ -54,6 +57,7 @@ func (w *worker) status() Status {
 		Brokers:    w.brokers,
 		Ready:      w.engine.Ready(),
 		Partitions: w.engine.Status(),
+		Steps:      w.engine.Steps(),
 		Records:    w.tel.totals(),
 	}
 }

@@ -76,9 +76,9 @@ func (p *processor[K, V]) Process(call *actors.Call) (err error) {
 			// Cut short by a stop: not handled, not an error of the record.
 			return fmt.Errorf("%w: %w", actors.ErrInterrupted, err)
 		}
-		err = p.failed(c, err)
+		err = p.failed(c, call.Record, err)
 	} else {
-		p.finish(c, outcome)
+		p.finish(c, call.Record, outcome)
 	}
 	p.w.tel.observeLatency(p.ctr, time.Since(start))
 	return err
@@ -95,7 +95,7 @@ func (p *processor[K, V]) Abandon(call *actors.Call, cause error) (err error) {
 				Err: fmt.Errorf("OnError panicked: %v (after %w)", v, cause)}
 		}
 	}()
-	return p.failed(&p.ctx, cause)
+	return p.failed(&p.ctx, rec, cause)
 }
 
 // handle runs the hooks of one record up to its handler.
@@ -110,40 +110,11 @@ func (p *processor[K, V]) handle(c *Context) (Outcome, error) {
 			c.Context = ctx
 		}
 	}
-	msg := &p.msg
-	*msg = Message[K, V]{Record: rec}
-	if rec.Key != nil {
-		k, err := p.keys.Decode(rec.Key)
-		if err != nil {
-			return 0, &DecodeError{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Part: "key", Err: err}
-		}
-		msg.Key = k
+	msg, outcome, err := p.receive(c, rec, &p.msg)
+	if err != nil || outcome != 0 {
+		return outcome, err
 	}
-	tombstone := rec.Value == nil
-	if tombstone && p.tomb == nil {
-		p.ctr.tombstonesSkipped.Add(1)
-		return SkippedTombstone, nil
-	}
-	if !tombstone {
-		v, err := p.values.Decode(rec.Value)
-		if err != nil {
-			return 0, &DecodeError{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Part: "value", Err: err}
-		}
-		msg.Value = v
-	}
-	if p.recv != nil {
-		m, err := p.recv.DidReceive(c, msg)
-		if err != nil {
-			return 0, fmt.Errorf("DidReceive: %w", err)
-		}
-		if m == nil {
-			p.ctr.dropped.Add(1)
-			return Dropped, nil
-		}
-		msg = m
-	}
-	var err error
-	if tombstone {
+	if rec.Value == nil {
 		err = p.tomb.OnTombstone(c, msg)
 	} else {
 		err = p.h.OnMessage(c, msg)
@@ -155,9 +126,46 @@ func (p *processor[K, V]) handle(c *Context) (Outcome, error) {
 	return Handled, nil
 }
 
-// failed is the error path: OnError decides, else the app's policy.
-func (p *processor[K, V]) failed(c *Context, err error) error {
-	rec := c.call.Record
+// receive decodes rec into msg and passes it through DidReceive. It
+// returns the message to handle, or the outcome of a record that is not to
+// be handled (a tombstone without OnTombstone, or dropped).
+func (p *processor[K, V]) receive(c *Context, rec *Record, msg *Message[K, V]) (*Message[K, V], Outcome, error) {
+	*msg = Message[K, V]{Record: rec}
+	if rec.Key != nil {
+		k, err := p.keys.Decode(rec.Key)
+		if err != nil {
+			return nil, 0, &DecodeError{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Part: "key", Err: err}
+		}
+		msg.Key = k
+	}
+	tombstone := rec.Value == nil
+	if tombstone && p.tomb == nil {
+		p.ctr.tombstonesSkipped.Add(1)
+		return nil, SkippedTombstone, nil
+	}
+	if !tombstone {
+		v, err := p.values.Decode(rec.Value)
+		if err != nil {
+			return nil, 0, &DecodeError{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Part: "value", Err: err}
+		}
+		msg.Value = v
+	}
+	if p.recv != nil {
+		m, err := p.recv.DidReceive(c, msg)
+		if err != nil {
+			return nil, 0, fmt.Errorf("DidReceive: %w", err)
+		}
+		if m == nil {
+			p.ctr.dropped.Add(1)
+			return nil, Dropped, nil
+		}
+		msg = m
+	}
+	return msg, 0, nil
+}
+
+// failed is the error path of rec: OnError decides, else the app's policy.
+func (p *processor[K, V]) failed(c *Context, rec *Record, err error) error {
 	if span := trace.SpanFromContext(c.Context); span.IsRecording() {
 		// Skipped or not, the record failed: the trace must say so.
 		span.RecordError(err)
@@ -185,13 +193,13 @@ func (p *processor[K, V]) failed(c *Context, err error) error {
 		c.Logger().Warn("skipping record after error", "err", err, "error_type", kind)
 	}
 	p.ctr.skipped.Add(1)
-	p.finish(c, Skipped)
+	p.finish(c, rec, Skipped)
 	return nil
 }
 
-func (p *processor[K, V]) finish(c *Context, o Outcome) {
+func (p *processor[K, V]) finish(c *Context, rec *Record, o Outcome) {
 	if p.fin != nil {
-		p.fin.OnFinished(c, c.call.Record, o)
+		p.fin.OnFinished(c, rec, o)
 	}
 }
 

@@ -22,6 +22,7 @@ const (
 	scalarSetting settingKind = iota // one value
 	listSetting                      // a YAML list, or a comma-separated string
 	mapSetting                       // name=value entries, merged across layers
+	stepsSetting                     // a YAML list of lists, or "a,b;c"
 )
 
 // A setting describes one configuration value. configSettings lists them all;
@@ -110,6 +111,22 @@ func configSettings() []setting {
 			"Partition assignment strategy of the classic group protocol; must stay the default with group_protocol consumer."),
 		intSetting("max_in_flight", 10000, 1, math.MaxInt, func(c *Config) *int { return &c.MaxInFlight },
 			"Records of one partition fetched but not yet handled before fetching that partition pauses."),
+		choiceSetting("mode", []string{"auto", "single", "bulk"},
+			func(c *Config) *string { return &c.Mode },
+			"How records reach handlers: auto switches each partition between single (one record per call) and bulk (batches) on its lag; single or bulk force one."),
+		intSetting("auto.lag_high", 10000, 1, math.MaxInt, func(c *Config) *int { return &c.AutoLagHigh },
+			"In auto mode, a partition more records behind its high watermark than this switches to bulk."),
+		intSetting("auto.lag_low", 1000, 0, math.MaxInt, func(c *Config) *int { return &c.AutoLagLow },
+			"In auto mode, a partition in bulk fewer records behind than this switches back to single; below auto.lag_high."),
+		durationSetting("auto.min_dwell", 10*time.Second, time.Millisecond,
+			func(c *Config) *time.Duration { return &c.AutoMinDwell },
+			"In auto mode, the least time a partition stays in a mode before switching again, so lag around a threshold cannot make it flap."),
+		intSetting("bulk.max_records", 1000, 1, math.MaxInt, func(c *Config) *int { return &c.BulkMaxRecords },
+			"Most records in one bulk batch; at most max_in_flight."),
+		durationSetting("bulk.max_wait", 500*time.Millisecond, time.Millisecond,
+			func(c *Config) *time.Duration { return &c.BulkMaxWait },
+			"How long a partial bulk batch waits for more records before it is handled anyway."),
+		stepsSettingEntry(),
 		intSetting("handler.max_attempts", 3, 1, math.MaxInt, func(c *Config) *int { return &c.HandlerMaxAttempts },
 			"How many times a record whose handler panics is tried before it goes to the error path."),
 		durationSetting("handler.backoff", 100*time.Millisecond, time.Millisecond,
@@ -266,6 +283,38 @@ func appNameSetting(key, arg string, field func(*Config) *string, doc string) se
 	s := stringSetting(key, arg, appNameDefault, field, doc)
 	s.reset = func(c *Config, appName string) { *field(c) = appName }
 	return s
+}
+
+// stepsSettingEntry is the step plan: in YAML a list of steps, each a list
+// of topics (or one topic); as text, steps separated by ";" and topics by
+// ",": "users,products;prices".
+func stepsSettingEntry() setting {
+	return newSetting(stepsSetting, "steps", "t1,t2;t3", "",
+		`Step plan: topic groups consumed (in bulk) to the end offsets captured when their step begins, one group after another, every other topic paused; then every topic in "mode". E.g. [[users, products], [prices]] in the file, "users,products;prices" as text. Empty: no steps.`,
+		func(c *Config, _ string) { c.Steps = nil },
+		func(c *Config, s string) error {
+			steps, err := parseSteps(s)
+			if err == nil {
+				c.Steps = steps
+			}
+			return err
+		})
+}
+
+// parseSteps reads "a,b;c" as [[a b] [c]].
+func parseSteps(s string) ([][]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var steps [][]string
+	for i, part := range strings.Split(s, ";") {
+		topics := splitList(part)
+		if len(topics) == 0 {
+			return nil, fmt.Errorf("%q: step %d names no topic (steps are separated by ';', topics by ',')", s, i+1)
+		}
+		steps = append(steps, topics)
+	}
+	return steps, nil
 }
 
 // settingsMap is the free-form Settings map. Its environment variables are

@@ -377,6 +377,20 @@ type statefulProcessor struct {
 	part *tables.Partition
 }
 
+// statefulBulkProcessor is a statefulProcessor whose handler has OnBulk.
+type statefulBulkProcessor struct {
+	*statefulProcessor
+	bulk actors.BatchProcessor
+}
+
+func (s *statefulBulkProcessor) ProcessBatch(call *actors.Call) error {
+	return s.bulk.ProcessBatch(call)
+}
+
+func (s *statefulBulkProcessor) AbandonBatch(call *actors.Call, err error) error {
+	return s.bulk.AbandonBatch(call, err)
+}
+
 // Restore waits for the global tables to catch up, then restores the
 // partition's shards.
 func (s *statefulProcessor) Restore(ctx context.Context) error {

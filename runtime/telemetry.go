@@ -61,6 +61,8 @@ type telemetry struct {
 	commits         metric.Int64Counter
 	commitFailures  metric.Int64Counter
 	stalls          metric.Int64Counter
+	modeSwitches    metric.Int64Counter
+	stepsCompleted  metric.Int64Counter
 	restoredRecords metric.Int64Counter
 	restoreSeconds  metric.Float64Counter
 
@@ -87,6 +89,7 @@ type partitionCounters struct {
 	decodeErrors      atomic.Int64
 	handlerErrors     atomic.Int64
 	panics            atomic.Int64
+	batches           atomic.Int64 // bulk handler calls
 }
 
 // topicCounters count the records produced to one topic.
@@ -210,6 +213,12 @@ func (t *telemetry) instruments() error {
 	t.stalls, err = m.Int64Counter("eddy.partition.stalls", metric.WithUnit("{stall}"),
 		metric.WithDescription("Partitions found stalled and restarted."))
 	check(err)
+	t.modeSwitches, err = m.Int64Counter("eddy.mode.switches", metric.WithUnit("{switch}"),
+		metric.WithDescription("Partitions switched to the mode eddy.mode (single or bulk)."))
+	check(err)
+	t.stepsCompleted, err = m.Int64Counter("eddy.steps.completed", metric.WithUnit("{step}"),
+		metric.WithDescription("Steps of the step plan completed on this worker."))
+	check(err)
 	t.restoredRecords, err = m.Int64Counter("eddy.table.restored.records", metric.WithUnit("{record}"),
 		metric.WithDescription("Changelog records replayed into table shards when partitions were assigned."))
 	check(err)
@@ -229,18 +238,23 @@ func (t *telemetry) instruments() error {
 	errorsCtr, err := m.Int64ObservableCounter("eddy.messages.errors", metric.WithUnit("{message}"),
 		metric.WithDescription("Records that failed, by error.type: decode, handler, panic, produce."))
 	check(err)
+	batches, err := m.Int64ObservableCounter("eddy.bulk.batches", metric.WithUnit("{batch}"),
+		metric.WithDescription("Bulk batches handed to OnBulk."))
+	check(err)
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
 	// Present at 0 from the start, so rate() and alerts see a series.
 	t.commits.Add(context.Background(), 0)
 	t.commitFailures.Add(context.Background(), 0)
+	t.stepsCompleted.Add(context.Background(), 0)
 	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		for _, c := range t.mu.parts {
 			attrs := metric.WithAttributeSet(c.attrs)
 			o.ObserveInt64(consumed, c.consumed.Load(), attrs)
+			o.ObserveInt64(batches, c.batches.Load(), attrs)
 			for _, oc := range []struct {
 				outcome string
 				n       int64
@@ -260,7 +274,7 @@ func (t *telemetry) instruments() error {
 			o.ObserveInt64(errorsCtr, c.failed.Load(), attrs, metric.WithAttributes(attribute.String("error.type", errProduce)))
 		}
 		return nil
-	}, consumed, outcomes, sent, errorsCtr)
+	}, consumed, outcomes, sent, errorsCtr, batches)
 	return err
 }
 
@@ -417,6 +431,17 @@ func (t *telemetry) Stalled(tp actors.TopicPartition) {
 	t.stalls.Add(context.Background(), 1, metric.WithAttributeSet(t.partitionAttrs(tp)))
 }
 
+// ModeSwitched counts a partition's switch to mode.
+func (t *telemetry) ModeSwitched(tp actors.TopicPartition, mode string) {
+	t.modeSwitches.Add(context.Background(), 1, metric.WithAttributeSet(t.partitionAttrs(tp)),
+		metric.WithAttributes(attribute.String("eddy.mode", mode)))
+}
+
+// StepCompleted counts a completed step of the step plan.
+func (t *telemetry) StepCompleted(int) {
+	t.stepsCompleted.Add(context.Background(), 1)
+}
+
 // observeLatency records one handler call's duration.
 func (t *telemetry) observeLatency(c *partitionCounters, d time.Duration) {
 	if t.processDuration != nil {
@@ -442,6 +467,38 @@ func (t *telemetry) startSpan(ctx context.Context, rec *Record) (context.Context
 			attribute.String("messaging.consumer.group.name", t.group),
 		))
 }
+
+// startBatchSpan starts the consumer span of a bulk batch: a child of the
+// first record's trace context, linked to the others' (up to
+// maxBatchLinks).
+func (t *telemetry) startBatchSpan(ctx context.Context, batch []*Record) (context.Context, trace.Span) {
+	first, last := batch[0], batch[len(batch)-1]
+	var links []trace.Link
+	for _, rec := range batch[1:min(len(batch), maxBatchLinks+1)] {
+		sc := trace.SpanContextFromContext(t.propagator.Extract(context.Background(), kotel.NewRecordCarrier(rec)))
+		if sc.IsValid() {
+			links = append(links, trace.Link{SpanContext: sc})
+		}
+	}
+	ctx = t.propagator.Extract(ctx, kotel.NewRecordCarrier(first))
+	return t.tracer.Start(ctx, "process "+first.Topic,
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithLinks(links...),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "kafka"),
+			attribute.String("messaging.operation.name", "process"),
+			attribute.String("messaging.operation.type", "process"),
+			attribute.String("messaging.destination.name", first.Topic),
+			attribute.String("messaging.destination.partition.id", strconv.Itoa(int(first.Partition))),
+			attribute.Int64("messaging.kafka.offset", first.Offset),
+			attribute.Int64("eddy.batch.last_offset", last.Offset),
+			attribute.Int("messaging.batch.message_count", len(batch)),
+			attribute.String("messaging.consumer.group.name", t.group),
+		))
+}
+
+// maxBatchLinks caps the span links of a bulk batch's span.
+const maxBatchLinks = 128
 
 // inject writes ctx's trace context into rec's headers, so the trace
 // follows the record to whoever consumes it.

@@ -82,6 +82,13 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			}
 		}
 	}
+	policy, err := cfg.modePolicy()
+	if err != nil {
+		return err
+	}
+	if err := a.checkSteps(cfg.Steps); err != nil {
+		return err
+	}
 	tel, err := newTelemetry(ctx, a, cfg.Group)
 	if err != nil {
 		return err
@@ -99,6 +106,11 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		DrainTimeout:   cfg.ShutdownTimeout,
 		StallTimeout:   cfg.StallTimeout,
 		Observer:       tel,
+		Modes:          policy,
+		BulkMaxRecords: cfg.BulkMaxRecords,
+		BulkMaxWait:    cfg.BulkMaxWait,
+		Steps:          cfg.Steps,
+		Topics:         a.SourceTopics(),
 	})
 	if err != nil {
 		return err
@@ -184,7 +196,11 @@ func (w *worker) newProcessor(tp actors.TopicPartition) (actors.Processor, error
 			return nil, err
 		}
 	}
-	return &statefulProcessor{Processor: r.build(w, tp, part), ts: w.tables, part: part}, nil
+	sp := &statefulProcessor{Processor: r.build(w, tp, part), ts: w.tables, part: part}
+	if bp, ok := sp.Processor.(actors.BatchProcessor); ok {
+		return &statefulBulkProcessor{statefulProcessor: sp, bulk: bp}, nil
+	}
+	return sp, nil
 }
 
 func (w *worker) clientOptions() ([]kgo.Opt, error) {

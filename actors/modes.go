@@ -1,0 +1,356 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/modes"
+)
+
+// modeInterval is how often the engine actor reviews partition modes and
+// the step plan.
+const modeInterval = 100 * time.Millisecond
+
+// StepStatus describes a step plan's progress on this worker.
+type StepStatus struct {
+	// Steps is the plan; Step the index of the current step, len(Steps)
+	// once every step is complete.
+	Steps [][]string `json:"steps"`
+	Step  int        `json:"step"`
+	Done  bool       `json:"done"`
+	// Ends are the end offsets captured when the current step began, by
+	// "topic/partition"; Behind how many records each partition still has
+	// to go (-1: not known yet).
+	Ends   map[string]int64 `json:"ends,omitempty"`
+	Behind map[string]int64 `json:"behind,omitempty"`
+}
+
+// modeState is the engine actor's part in choosing modes: one Switch per
+// assigned partition and the step plan. Only the engine actor touches it.
+type modeState struct {
+	switches map[TopicPartition]*modes.Switch
+	plan     *modes.Plan // nil without steps
+	// stepParts are the partitions whose end offsets the current step
+	// captured; starts their log start offsets then.
+	stepParts map[TopicPartition]bool
+	starts    map[TopicPartition]int64
+	// paused are the topics paused at the fetch level for the plan.
+	paused []string
+}
+
+func newModeState(cfg *Config) (*modeState, error) {
+	ms := &modeState{switches: map[TopicPartition]*modes.Switch{}}
+	if len(cfg.Steps) == 0 {
+		return ms, nil
+	}
+	plan, err := modes.NewPlan(cfg.Steps)
+	if err != nil {
+		return nil, fmt.Errorf("actors: steps: %w", err)
+	}
+	for i, st := range cfg.Steps {
+		for _, t := range st {
+			if !slices.Contains(cfg.Topics, t) {
+				return nil, fmt.Errorf("actors: step %d names topic %q, which is not consumed (topics: %v)", i+1, t, cfg.Topics)
+			}
+		}
+	}
+	ms.plan = plan
+	return ms, nil
+}
+
+// planActive reports whether a step plan holds some topics back.
+func (ms *modeState) planActive() bool { return ms.plan != nil && !ms.plan.Done() }
+
+// initial sets the mode of a partition about to start.
+func (a *engineActor) initial(p *partition) {
+	ms := a.modes
+	sw := modes.NewSwitch(a.e.cfg.Modes)
+	ms.switches[p.tp] = sw
+	mode, held := sw.Mode(), false
+	if ms.planActive() {
+		if ms.plan.InStep(p.tp.Topic) {
+			mode = modes.Bulk
+		} else {
+			held = true
+		}
+	}
+	p.mode.Store(int32(mode))
+	p.held.Store(held)
+}
+
+// evaluate reviews the step plan and every partition's mode.
+func (a *engineActor) evaluate() {
+	e := a.e
+	e.mu.Lock()
+	cl := e.mu.client
+	settled := e.mu.joined && e.mu.starting == 0 && !e.mu.closing
+	parts := slices.Collect(maps.Values(e.mu.parts))
+	e.mu.Unlock()
+	if cl == nil {
+		return
+	}
+	ms := a.modes
+	if ms.plan != nil {
+		// A member holding nothing yet (cooperative rebalances assign
+		// empty sets first) must not count its step as read.
+		if settled && len(parts) > 0 {
+			a.runSteps(cl, parts)
+		}
+		a.pauseForPlan(cl)
+		a.publishSteps(cl, parts)
+	}
+	now := time.Now()
+	live := make(map[TopicPartition]bool, len(parts))
+	for _, p := range parts {
+		live[p.tp] = true
+		a.decide(p, now)
+	}
+	maps.DeleteFunc(ms.switches, func(tp TopicPartition, _ *modes.Switch) bool { return !live[tp] })
+}
+
+// decide chooses p's mode: bulk or held back while a step plan runs, else
+// what its Switch makes of its lag.
+func (a *engineActor) decide(p *partition, now time.Time) {
+	ms := a.modes
+	sw := ms.switches[p.tp]
+	if sw == nil {
+		sw = modes.NewSwitch(a.e.cfg.Modes)
+		ms.switches[p.tp] = sw
+	}
+	lag := p.lag()
+	mode, held, reason := sw.Mode(), false, "lag"
+	if ms.planActive() {
+		reason = fmt.Sprintf("step %d", ms.plan.Step()+1)
+		if ms.plan.InStep(p.tp.Topic) {
+			mode = modes.Bulk
+		} else {
+			held = true
+		}
+	} else {
+		mode, _ = sw.Observe(lag, now)
+	}
+	old := modes.Mode(p.mode.Load())
+	if old == mode && p.held.Load() == held {
+		return
+	}
+	p.mode.Store(int32(mode))
+	p.held.Store(held)
+	a.e.system.Root.Send(p.pid, &setMode{mode: mode, held: held})
+	if old == mode {
+		return
+	}
+	p.switches.Add(1)
+	a.e.cfg.Observer.ModeSwitched(p.tp, mode.String())
+	pol := a.e.cfg.Modes
+	p.logger.Info("mode switched", "from", old.String(), "to", mode.String(), "reason", reason,
+		"lag", lag, "lag_high", pol.LagHigh, "lag_low", pol.LagLow)
+}
+
+// runSteps begins the current step (capturing its end offsets) when it has
+// not begun or the assignment changed under it, and moves on for as long as
+// steps are complete.
+func (a *engineActor) runSteps(cl *kgo.Client, parts []*partition) {
+	ms := a.modes
+	for ms.planActive() {
+		step := map[TopicPartition]*partition{}
+		for _, p := range parts {
+			if ms.plan.InStep(p.tp.Topic) {
+				step[p.tp] = p
+			}
+		}
+		if ms.plan.Begun() && !sameKeys(step, ms.stepParts) {
+			a.e.cfg.Logger.Info("assignment changed during a step: restarting it", "step", ms.plan.Step()+1)
+			ms.plan.Restart()
+		}
+		if !ms.plan.Begun() && !a.beginStep(cl, step) {
+			return
+		}
+		positions := make(map[modes.Partition]int64, len(step))
+		for tp, p := range step {
+			positions[modes.Partition(tp)] = a.position(cl, p)
+		}
+		if !ms.plan.Reached(positions) {
+			return
+		}
+		a.e.cfg.Logger.Info("step complete", "step", ms.plan.Step()+1, "of", len(a.e.cfg.Steps),
+			"topics", ms.plan.Topics(), "partitions", len(step))
+		a.e.cfg.Observer.StepCompleted(ms.plan.Step())
+		ms.plan.Advance()
+		ms.stepParts, ms.starts = nil, nil
+		if ms.plan.Done() {
+			a.e.cfg.Logger.Info("every step complete: consuming every topic", "mode", a.e.cfg.Modes.Mode.String())
+		}
+	}
+}
+
+// beginStep captures the end and start offsets of the step's partitions.
+// A failure is logged and tried again at the next review.
+func (a *engineActor) beginStep(cl *kgo.Client, step map[TopicPartition]*partition) bool {
+	ms := a.modes
+	ends := map[modes.Partition]int64{}
+	starts := map[TopicPartition]int64{}
+	if len(step) > 0 {
+		topics := map[string]bool{}
+		for tp := range step {
+			topics[tp.Topic] = true
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+		defer cancel()
+		adm := kadm.NewClient(cl)
+		names := slices.Sorted(maps.Keys(topics))
+		endList, err := adm.ListEndOffsets(ctx, names...)
+		if err == nil {
+			err = endList.Error()
+		}
+		var startList kadm.ListedOffsets
+		if err == nil {
+			startList, err = adm.ListStartOffsets(ctx, names...)
+		}
+		if err == nil {
+			err = startList.Error()
+		}
+		if err != nil {
+			a.e.cfg.Logger.Warn("listing the offsets of a step's topics; retrying", "step", ms.plan.Step()+1, "topics", names, "err", err)
+			return false
+		}
+		for tp := range step {
+			end, ok1 := endList.Lookup(tp.Topic, tp.Partition)
+			start, ok2 := startList.Lookup(tp.Topic, tp.Partition)
+			if !ok1 || !ok2 {
+				a.e.cfg.Logger.Warn("a step's partition is missing from the listed offsets; retrying", "partition", tp.String())
+				return false
+			}
+			ends[modes.Partition(tp)] = end.Offset
+			starts[tp] = start.Offset
+		}
+	}
+	ms.plan.Begin(ends)
+	ms.stepParts = make(map[TopicPartition]bool, len(step))
+	for tp := range step {
+		ms.stepParts[tp] = true
+	}
+	ms.starts = starts
+	var total int64
+	for tp, end := range ends {
+		total += max(0, end-a.position(cl, step[TopicPartition(tp)]))
+	}
+	a.e.cfg.Logger.Info("step began", "step", ms.plan.Step()+1, "of", len(a.e.cfg.Steps),
+		"topics", ms.plan.Topics(), "partitions", len(step), "records_to_read", total)
+	return true
+}
+
+// position is where p stands for a step: the next record it would handle,
+// at least the group's commit and the log start.
+func (a *engineActor) position(cl *kgo.Client, p *partition) int64 {
+	next, committed := p.ledger.snapshot()
+	pos := max(next, committed, a.modes.starts[p.tp])
+	if eo, ok := cl.CommittedOffsets()[p.tp.Topic][p.tp.Partition]; ok {
+		pos = max(pos, eo.Offset)
+	}
+	return pos
+}
+
+// pauseForPlan pauses fetching of the topics the plan holds back and
+// resumes the ones it no longer does.
+func (a *engineActor) pauseForPlan(cl *kgo.Client) {
+	ms := a.modes
+	want := ms.plan.Paused(a.e.cfg.Topics)
+	var resume []string
+	for _, t := range ms.paused {
+		if !slices.Contains(want, t) {
+			resume = append(resume, t)
+		}
+	}
+	var pause []string
+	for _, t := range want {
+		if !slices.Contains(ms.paused, t) {
+			pause = append(pause, t)
+		}
+	}
+	if len(resume) > 0 {
+		cl.ResumeFetchTopics(resume...)
+	}
+	if len(pause) > 0 {
+		cl.PauseFetchTopics(pause...)
+	}
+	ms.paused = want
+}
+
+// publishSteps makes the plan's progress readable by Engine.Steps.
+func (a *engineActor) publishSteps(cl *kgo.Client, parts []*partition) {
+	ms := a.modes
+	st := &StepStatus{Steps: ms.plan.Steps(), Step: ms.plan.Step(), Done: ms.plan.Done()}
+	if ms.plan.Begun() {
+		st.Ends, st.Behind = map[string]int64{}, map[string]int64{}
+		positions := map[modes.Partition]int64{}
+		for _, p := range parts {
+			if ms.stepParts[p.tp] {
+				positions[modes.Partition(p.tp)] = a.position(cl, p)
+			}
+		}
+		for tp, end := range ms.plan.Ends() {
+			st.Ends[TopicPartition(tp).String()] = end
+		}
+		for tp, n := range ms.plan.Behind(positions) {
+			st.Behind[TopicPartition(tp).String()] = n
+		}
+	}
+	a.e.mu.Lock()
+	a.e.mu.steps = st
+	a.e.mu.Unlock()
+}
+
+// Steps describes the step plan's progress; nil without one. Safe for
+// concurrent use.
+func (e *Engine) Steps() *StepStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.mu.steps == nil {
+		return nil
+	}
+	st := *e.mu.steps
+	return &st
+}
+
+// review has the engine actor run its mode and step decisions, and waits
+// for them (or ctx).
+func (e *Engine) review(ctx context.Context) {
+	done := make(chan struct{})
+	e.system.Root.Send(e.root, &evaluate{done: done})
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// modeLoop reviews modes every modeInterval.
+func (e *Engine) modeLoop(ctx context.Context) {
+	t := time.NewTicker(modeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			e.review(ctx)
+		}
+	}
+}
+
+func sameKeys[V any](a map[TopicPartition]V, b map[TopicPartition]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}
