@@ -706,3 +706,47 @@ func TestConfigReference(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigModesAndSteps(t *testing.T) {
+	t.Parallel()
+	load := func(in configInput) Config {
+		t.Helper()
+		c, _, err := in.load(t)
+		if err != nil {
+			t.Fatalf("load: %v", err)
+		}
+		return c
+	}
+	c := load(configInput{file: "mode: bulk\nauto:\n  lag_high: 500\n  lag_low: 50\n  min_dwell: 2s\n" +
+		"bulk:\n  max_records: 200\n  max_wait: 50ms\nsteps:\n  - [users, products]\n  - prices\n"})
+	if c.Mode != "bulk" || c.AutoLagHigh != 500 || c.AutoLagLow != 50 || c.AutoMinDwell != 2*time.Second ||
+		c.BulkMaxRecords != 200 || c.BulkMaxWait != 50*time.Millisecond {
+		t.Fatalf("file settings not applied: %+v", c)
+	}
+	if want := [][]string{{"users", "products"}, {"prices"}}; !reflect.DeepEqual(c.Steps, want) {
+		t.Fatalf("steps from the file = %q, want %q", c.Steps, want)
+	}
+	c = load(configInput{env: []string{"EDDY_STEPS=users, products ; prices"}, args: []string{"--mode", "single"}})
+	if want := [][]string{{"users", "products"}, {"prices"}}; !reflect.DeepEqual(c.Steps, want) || c.Mode != "single" {
+		t.Fatalf("steps from EDDY_STEPS = %q, mode %q", c.Steps, c.Mode)
+	}
+	// A defaulted batch size follows a smaller max_in_flight.
+	if c := load(configInput{args: []string{"--max-in-flight", "100"}}); c.BulkMaxRecords != 100 {
+		t.Fatalf("bulk.max_records = %d with max_in_flight 100; want 100", c.BulkMaxRecords)
+	}
+	for _, tt := range []struct {
+		in   configInput
+		want string
+	}{
+		{configInput{args: []string{"--mode", "batch"}}, `"batch" is not one of auto, single, bulk`},
+		{configInput{args: []string{"--steps", "users;;prices"}}, "step 2 names no topic"},
+		{configInput{file: "steps:\n  - {a: b}\n"}, "step 1: expected a topic or a list of topics, not a mapping"},
+		{configInput{args: []string{"--auto-lag-high", "100", "--auto-lag-low", "100"}}, "auto.lag_low 100 must be below auto.lag_high 100"},
+		{configInput{args: []string{"--max-in-flight", "100", "--bulk-max-records", "500"}}, "bulk.max_records 500 is more than max_in_flight 100"},
+	} {
+		_, _, err := tt.in.load(t)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: error %v, want it to contain %q", tt.in, err, tt.want)
+		}
+	}
+}
