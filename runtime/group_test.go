@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/tables"
 )
 
 // seenSet records which values were handled, by which worker.
@@ -87,5 +90,66 @@ func TestTwoWorkersShareAndOneTakesOverWhenTheOtherLeaves(t *testing.T) {
 		if c[p] != 200 {
 			t.Fatalf("committed offsets = %v; want 200 on every partition", c)
 		}
+	}
+}
+
+// Tables shard by partition number, so an app with tables and several
+// source topics must get partition p of every topic on one worker.
+func TestTablesKeepPartitionNumbersTogether(t *testing.T) {
+	t.Parallel()
+	const parts = 6
+	_, brokers := testCluster(t, parts, "x", "y")
+	cfg := testConfig(t, brokers)
+	cfg.TableStore = "memory://"
+	newApp := func() *App {
+		app := NewApp("colocate", WithLogger(testLogger(t)))
+		NewTable(app, "t", serde.String(), serde.String(), tables.Options{})
+		Handle(app, HandlerFunc[string, string](func(*Context, *Message[string, string]) error { return nil }),
+			serde.String(), serde.String(), "x", "y")
+		return app
+	}
+	check := func(apps []*App, what string) {
+		t.Helper()
+		eventually(t, 30*time.Second, what, func() bool {
+			n := 0
+			for _, app := range apps {
+				st, _ := app.Status()
+				if len(st.Partitions) == 0 {
+					return false
+				}
+				n += len(st.Partitions)
+			}
+			return n == 2*parts
+		})
+		for i, app := range apps {
+			st, _ := app.Status()
+			byTopic := map[string][]int32{}
+			for _, p := range st.Partitions {
+				byTopic[p.Topic] = append(byTopic[p.Topic], p.Partition)
+			}
+			if !slices.Equal(byTopic["x"], byTopic["y"]) {
+				t.Fatalf("%s: worker %d holds x %v and y %v; want the same partition numbers", what, i, byTopic["x"], byTopic["y"])
+			}
+		}
+	}
+	apps := []*App{newApp(), newApp(), newApp()}
+	runs := make([]*running, len(apps))
+	for i, app := range apps {
+		runs[i] = startApp(t, app, cfg)
+	}
+	check(apps, "three workers to hold every partition")
+	// A worker leaves and another joins: partitions move one by one.
+	if err := runs[1].stop(t); err != nil {
+		t.Fatal(err)
+	}
+	check([]*App{apps[0], apps[2]}, "two workers to hold every partition")
+	d := newApp()
+	startApp(t, d, cfg)
+	check([]*App{apps[0], apps[2], d}, "three workers again")
+
+	cfg.Balancer = "sticky"
+	err := startApp(t, newApp(), cfg).wait(t, 30*time.Second)
+	if err == nil || !strings.Contains(err.Error(), `balancer "sticky" would split the partitions of x, y`) {
+		t.Fatalf("Run with the sticky balancer = %v; want an error", err)
 	}
 }

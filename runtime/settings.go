@@ -108,7 +108,7 @@ func configSettings() []setting {
 			"Consumer group protocol; consumer is KIP-848, where the broker assigns partitions."),
 		choiceSetting("balancer", []string{defaultBalancer, "sticky", "range", "roundrobin"},
 			func(c *Config) *string { return &c.Balancer },
-			"Partition assignment strategy of the classic group protocol; must stay the default with group_protocol consumer."),
+			"Partition assignment strategy of the classic group protocol; must stay the default with group_protocol consumer. An app with tables and several source topics uses range in place of the default (it keeps partition p of every topic on one worker), and cannot use sticky or roundrobin."),
 		intSetting("max_in_flight", 10000, 1, math.MaxInt, func(c *Config) *int { return &c.MaxInFlight },
 			"Records of one partition fetched but not yet handled before fetching that partition pauses."),
 		choiceSetting("mode", []string{"auto", "single", "bulk"},

@@ -205,10 +205,28 @@ func (w *worker) newProcessor(tp actors.TopicPartition) (actors.Processor, error
 
 func (w *worker) clientOptions() ([]kgo.Opt, error) {
 	cfg := w.cfg
+	// Table shards are per partition number and shared by every source
+	// topic, so partition p of each source topic must be on the same
+	// worker: the range balancer does that (same partition counts, same
+	// subscriptions); the sticky ones spread topics independently.
+	sources := w.app.SourceTopics()
+	colocate := len(w.app.changelogs()) > 0 && len(sources) > 1
 	var balancer kgo.GroupBalancer
+	switch {
+	case colocate && (cfg.Balancer == "sticky" || cfg.Balancer == "roundrobin"):
+		return nil, fmt.Errorf("runtime: balancer %q would split the partitions of %s across workers, "+
+			"but the app's tables need partition p of every source topic on one worker: use range, or leave the default",
+			cfg.Balancer, strings.Join(sources, ", "))
+	case colocate && (cfg.Balancer == "" || cfg.Balancer == defaultBalancer) && cfg.GroupProtocol != groupProtocolConsumer:
+		w.logger.Info("tables with several source topics: using the range balancer, which keeps partition p of every topic on one worker",
+			"topics", sources)
+		balancer = kgo.RangeBalancer()
+	}
 	switch cfg.Balancer {
 	case "", "cooperative-sticky":
-		balancer = kgo.CooperativeStickyBalancer()
+		if balancer == nil {
+			balancer = kgo.CooperativeStickyBalancer()
+		}
 	case "sticky":
 		balancer = kgo.StickyBalancer()
 	case "range":
