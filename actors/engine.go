@@ -665,8 +665,9 @@ func (e *Engine) Status() []PartitionStatus {
 			Next: next, Committed: committed, HighWatermark: hwm, Lag: p.lag(),
 			InFlight: inflight, Paused: paused,
 			Mode: modes.Mode(p.mode.Load()).String(), ModeSwitches: int(p.switches.Load()),
-			StepHeld:  p.held.Load(),
-			Restoring: !p.restored.Load(),
+			LastSwitch: p.lastSwitch.Load(),
+			StepHeld:   p.held.Load(),
+			Restoring:  !p.restored.Load(),
 		}
 		if rec, ok := stalls[p.tp]; ok {
 			st.Stalls, st.LastStall = rec.count, &rec.last

@@ -146,6 +146,7 @@ func (a *engineActor) decide(p *partition, now time.Time) {
 		return
 	}
 	p.switches.Add(1)
+	p.lastSwitch.Store(&ModeSwitch{At: now, From: old.String(), To: mode.String(), Reason: reason, Lag: lag})
 	a.e.cfg.Observer.ModeSwitched(p.tp, mode.String())
 	pol := a.e.cfg.Modes
 	p.logger.Info("mode switched", "from", old.String(), "to", mode.String(), "reason", reason,

@@ -45,9 +45,10 @@ type partition struct {
 	// its mode (a modes.Mode), whether a step plan holds it back, and how
 	// often its mode changed. The partition actor learns of changes by
 	// setMode messages.
-	mode     atomic.Int32
-	held     atomic.Bool
-	switches atomic.Int32
+	mode       atomic.Int32
+	held       atomic.Bool
+	switches   atomic.Int32
+	lastSwitch atomic.Pointer[ModeSwitch]
 }
 
 // lag is how many records the partition is behind its high watermark, -1

@@ -148,8 +148,10 @@ type PartitionStatus struct {
 	Paused   bool `json:"paused"`
 	// Mode is how records reach the handler now: "single" or "bulk".
 	Mode string `json:"mode"`
-	// ModeSwitches counts this partition's mode changes on this worker.
-	ModeSwitches int `json:"mode_switches"`
+	// ModeSwitches counts this partition's mode changes on this worker;
+	// LastSwitch is the latest, if any.
+	ModeSwitches int         `json:"mode_switches"`
+	LastSwitch   *ModeSwitch `json:"last_mode_switch,omitempty"`
 	// StepHeld is true while a step plan holds the partition's topic
 	// back: its records wait, unfetched, until the topic's step.
 	StepHeld bool `json:"step_held"`
@@ -159,4 +161,15 @@ type PartitionStatus struct {
 	// restarted it; LastStall is when it last did.
 	Stalls    int        `json:"stalls"`
 	LastStall *time.Time `json:"last_stall,omitempty"`
+}
+
+// ModeSwitch is one change of a partition's mode.
+type ModeSwitch struct {
+	At   time.Time `json:"at"`
+	From string    `json:"from"`
+	To   string    `json:"to"`
+	// Reason is "lag" (auto mode) or the step plan's "step N".
+	Reason string `json:"reason"`
+	// Lag is the partition's lag when it switched; -1 if unknown.
+	Lag int64 `json:"lag"`
 }

@@ -322,8 +322,9 @@ func TestAutoSwitchesToBulkUnderBacklogAndBack(t *testing.T) {
 		return h.handled.Load() == backlog && st.Partitions[0].Mode == "single"
 	})
 	st, _ := app.Status()
-	if p := st.Partitions[0]; p.ModeSwitches != 2 {
-		t.Fatalf("%d mode switches; want 2 (to bulk and back)", p.ModeSwitches)
+	if p := st.Partitions[0]; p.ModeSwitches != 2 || p.LastSwitch == nil || p.LastSwitch.To != "single" ||
+		p.LastSwitch.Reason != "lag" || p.LastSwitch.Lag >= 50 {
+		t.Fatalf("%d mode switches, last %+v; want 2 (to bulk and back), the last to single below lag 50", p.ModeSwitches, p.LastSwitch)
 	}
 	if h.bulks.Load() == 0 || h.singles.Load() >= backlog/2 {
 		t.Fatalf("%d bulk calls, %d single calls; want most of the backlog in bulk", h.bulks.Load(), h.singles.Load())
