@@ -207,6 +207,9 @@ func (a *engineActor) Receive(ctx actor.Context) {
 	case *evaluate:
 		a.evaluate()
 		close(msg.done)
+	case *assigning:
+		a.replanFor(msg.tps)
+		close(msg.done)
 	}
 }
 
@@ -245,6 +248,11 @@ func (e *Engine) OnAssigned(_ context.Context, cl *kgo.Client, assigned map[stri
 	if closing {
 		return
 	}
+	if len(e.cfg.Steps) > 0 {
+		done := make(chan struct{})
+		e.system.Root.Send(e.root, &assigning{tps: tps, done: done})
+		<-done
+	}
 	for _, tp := range tps {
 		if err := e.start(tp, cl); err != nil {
 			e.fail(err)
@@ -279,6 +287,7 @@ func (e *Engine) start(tp TopicPartition, cl *kgo.Client) error {
 		fail:        e.fail,
 		logger:      e.cfg.Logger.With("topic", tp.Topic, "partition", tp.Partition),
 	}
+	p.stepEnd.Store(-1)
 	reply := make(chan error, 1)
 	e.system.Root.Send(e.root, &startPartition{part: p, reply: reply})
 	if err := <-reply; err != nil {

@@ -72,3 +72,11 @@ type batchDue struct{}
 type evaluate struct {
 	done chan struct{}
 }
+
+// assigning tells the engine actor which partitions are about to start, so
+// that a finished step plan can run again before they do; done is closed
+// once it has decided.
+type assigning struct {
+	tps  []TopicPartition
+	done chan struct{}
+}

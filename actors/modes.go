@@ -42,10 +42,13 @@ type modeState struct {
 	starts    map[TopicPartition]int64
 	// paused are the topics paused at the fetch level for the plan.
 	paused []string
+	// covered are the assigned partitions a completed step read. One of a
+	// step topic assigned later, once the plan is done, runs it again.
+	covered map[TopicPartition]bool
 }
 
 func newModeState(cfg *Config) (*modeState, error) {
-	ms := &modeState{switches: map[TopicPartition]*modes.Switch{}}
+	ms := &modeState{switches: map[TopicPartition]*modes.Switch{}, covered: map[TopicPartition]bool{}}
 	if len(cfg.Steps) == 0 {
 		return ms, nil
 	}
@@ -99,6 +102,7 @@ func (a *engineActor) evaluate() {
 	if ms.plan != nil {
 		// A member holding nothing yet (cooperative rebalances assign
 		// empty sets first) must not count its step as read.
+		a.replan(parts)
 		if settled && len(parts) > 0 {
 			a.runSteps(cl, parts)
 		}
@@ -182,12 +186,66 @@ func (a *engineActor) runSteps(cl *kgo.Client, parts []*partition) {
 		a.e.cfg.Logger.Info("step complete", "step", ms.plan.Step()+1, "of", len(a.e.cfg.Steps),
 			"topics", ms.plan.Topics(), "partitions", len(step))
 		a.e.cfg.Observer.StepCompleted(ms.plan.Step())
+		for tp, p := range step {
+			ms.covered[tp] = true
+			p.stepEnd.Store(-1)
+		}
 		ms.plan.Advance()
 		ms.stepParts, ms.starts = nil, nil
 		if ms.plan.Done() {
 			a.e.cfg.Logger.Info("every step complete: consuming every topic", "mode", a.e.cfg.Modes.Mode.String())
 		}
 	}
+}
+
+// replan forgets covered partitions no longer assigned and, once the plan
+// is done, runs it again when a partition of a step topic arrived that no
+// step read here: a worker that died mid-step leaves its partitions'
+// backlog to whoever gets them, and their later steps' records must still
+// wait for it.
+func (a *engineActor) replan(parts []*partition) {
+	ms := a.modes
+	assigned := make(map[TopicPartition]bool, len(parts))
+	tps := make([]TopicPartition, len(parts))
+	for i, p := range parts {
+		assigned[p.tp] = true
+		tps[i] = p.tp
+	}
+	maps.DeleteFunc(ms.covered, func(tp TopicPartition, _ bool) bool { return !assigned[tp] })
+	a.replanFor(tps)
+}
+
+// replanFor runs a finished plan again if tps, partitions assigned now or
+// about to start, include one of a step topic that no step read here. The
+// Engine asks before it starts newly assigned partitions, so that none of
+// them handles a record before the plan holds it back.
+func (a *engineActor) replanFor(tps []TopicPartition) {
+	ms := a.modes
+	if ms.plan == nil || !ms.plan.Done() {
+		return
+	}
+	var gained []string
+	for _, tp := range tps {
+		if a.stepTopic(tp.Topic) && !ms.covered[tp] {
+			gained = append(gained, tp.String())
+		}
+	}
+	if len(gained) == 0 {
+		return
+	}
+	slices.Sort(gained)
+	a.e.cfg.Logger.Info("partitions of step topics assigned after the step plan finished: running it again", "partitions", gained)
+	ms.plan.Reset()
+}
+
+// stepTopic reports whether a step of the plan names topic.
+func (a *engineActor) stepTopic(topic string) bool {
+	for _, st := range a.e.cfg.Steps {
+		if slices.Contains(st, topic) {
+			return true
+		}
+	}
+	return false
 }
 
 // beginStep captures the end and start offsets of the step's partitions.
@@ -233,8 +291,11 @@ func (a *engineActor) beginStep(cl *kgo.Client, step map[TopicPartition]*partiti
 	}
 	ms.plan.Begin(ends)
 	ms.stepParts = make(map[TopicPartition]bool, len(step))
-	for tp := range step {
+	for tp, p := range step {
 		ms.stepParts[tp] = true
+		p.stepEnd.Store(ends[modes.Partition(tp)])
+		// A partial batch already queued may now be complete.
+		a.e.system.Root.Send(p.pid, &batchDue{})
 	}
 	ms.starts = starts
 	var total int64

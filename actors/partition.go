@@ -49,6 +49,10 @@ type partition struct {
 	held       atomic.Bool
 	switches   atomic.Int32
 	lastSwitch atomic.Pointer[ModeSwitch]
+	// stepEnd is the end offset a running step must read the partition
+	// to, -1 when none: a bulk batch that reaches it goes at once rather
+	// than waiting for BulkMaxWait.
+	stepEnd atomic.Int64
 }
 
 // lag is how many records the partition is behind its high watermark, -1
@@ -206,7 +210,7 @@ func (a *partitionActor) deliverNext(system *actor.ActorSystem) {
 	msg := &deliver{records: a.queue}
 	if a.mode == modes.Bulk {
 		n := min(len(a.queue), a.cfg.BulkMaxRecords)
-		if n < a.cfg.BulkMaxRecords {
+		if n < a.cfg.BulkMaxRecords && !a.batchDueEarly() {
 			if wait := a.cfg.BulkMaxWait - time.Since(a.queuedAt); wait > 0 {
 				if a.due == nil {
 					a.due = time.AfterFunc(wait, func() { system.Root.Send(a.self, &batchDue{}) })
@@ -227,6 +231,23 @@ func (a *partitionActor) deliverNext(system *actor.ActorSystem) {
 	}
 	a.inFlight, a.busy = msg.records, true
 	system.Root.Send(a.handler, msg)
+}
+
+// batchDueEarly reports whether a partial bulk batch need not wait for
+// BulkMaxWait: the queue reaches the end offset a step must read to, or,
+// in auto mode, the partition's high watermark (bulk is there to catch up;
+// caught up, waiting only adds latency). Forced bulk waits, to fill its
+// batches.
+func (a *partitionActor) batchDueEarly() bool {
+	next := a.queue[len(a.queue)-1].Offset + 1
+	if end := a.part.stepEnd.Load(); end >= 0 && next >= end {
+		return true
+	}
+	if a.cfg.Modes.Mode != modes.Auto {
+		return false
+	}
+	_, _, _, hwm := a.part.flow.state()
+	return hwm >= 0 && next >= hwm
 }
 
 func (a *partitionActor) dropQueue() {

@@ -158,6 +158,10 @@ func TestPlanSteps(t *testing.T) {
 	if !p.Done() || len(p.Paused(all)) != 0 || p.Topics() != nil {
 		t.Fatal("after the last step the plan must be done and pause nothing")
 	}
+	p.Reset()
+	if p.Done() || p.Step() != 0 || p.Begun() || !p.InStep("users") {
+		t.Fatal("Reset must go back to an unbegun first step")
+	}
 }
 
 func TestPlanRestart(t *testing.T) {

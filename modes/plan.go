@@ -156,6 +156,12 @@ func (p *Plan) Behind(positions map[Partition]int64) map[Partition]int64 {
 	return out
 }
 
+// Reset goes back to the first step, to run the plan again.
+func (p *Plan) Reset() {
+	p.step = 0
+	p.ends = nil
+}
+
 // Advance completes the current step and moves to the next.
 func (p *Plan) Advance() {
 	if !p.Done() {

@@ -119,6 +119,13 @@ type Config struct {
 	// YAML balancer, env EDDY_BALANCER, flag --balancer.
 	Balancer string
 
+	// FetchMaxWait is the longest a fetch request waits at the broker for
+	// records (Kafka's fetch.max.wait.ms). A partition resumed after
+	// backpressure is not in the fetch already waiting, so this also
+	// bounds how long it may stall. Default 100ms.
+	// YAML fetch_max_wait, env EDDY_FETCH_MAX_WAIT, flag --fetch-max-wait.
+	FetchMaxWait time.Duration
+
 	// MaxInFlight is how many records of one partition may be fetched but not
 	// yet handled before fetching that partition pauses. Default 10000; at
 	// least 1.

@@ -85,6 +85,7 @@ func TestConfigDefaults(t *testing.T) {
 		GroupProtocol:        "classic",
 		Balancer:             "cooperative-sticky",
 		MaxInFlight:          10000,
+		FetchMaxWait:         100 * time.Millisecond,
 		Mode:                 "auto",
 		AutoLagHigh:          10000,
 		AutoLagLow:           1000,

@@ -295,7 +295,7 @@ func (c *costly) OnBulk(_ *Context, msgs []*Message[[]byte, []byte]) error {
 
 func TestAutoSwitchesToBulkUnderBacklogAndBack(t *testing.T) {
 	t.Parallel()
-	const backlog = 3000
+	const backlog = 3037 // the last batch is partial, whatever single mode took first
 	_, brokers := testCluster(t, 1, "a")
 	recs := make([]*kgo.Record, backlog)
 	for i := range recs {
@@ -308,8 +308,9 @@ func TestAutoSwitchesToBulkUnderBacklogAndBack(t *testing.T) {
 	Handle[[]byte, []byte](app, h, serde.Bytes(), serde.Bytes(), "a")
 	cfg := testConfig(t, brokers)
 	cfg.Mode = "auto"
-	cfg.AutoLagHigh, cfg.AutoLagLow, cfg.AutoMinDwell = 500, 50, 200*time.Millisecond
-	cfg.BulkMaxRecords, cfg.BulkMaxWait = 100, 10*time.Millisecond
+	cfg.AutoLagHigh, cfg.AutoLagLow, cfg.AutoMinDwell = 500, 10, 200*time.Millisecond
+	// Caught up, a partial batch goes at once: it never waits max_wait.
+	cfg.BulkMaxRecords, cfg.BulkMaxWait = 100, time.Hour
 	startApp(t, app, cfg)
 	// Single mode would take 6s over the backlog; the switch comes after
 	// at most a few hundred records.
@@ -323,8 +324,8 @@ func TestAutoSwitchesToBulkUnderBacklogAndBack(t *testing.T) {
 	})
 	st, _ := app.Status()
 	if p := st.Partitions[0]; p.ModeSwitches != 2 || p.LastSwitch == nil || p.LastSwitch.To != "single" ||
-		p.LastSwitch.Reason != "lag" || p.LastSwitch.Lag >= 50 {
-		t.Fatalf("%d mode switches, last %+v; want 2 (to bulk and back), the last to single below lag 50", p.ModeSwitches, p.LastSwitch)
+		p.LastSwitch.Reason != "lag" || p.LastSwitch.Lag >= 10 {
+		t.Fatalf("%d mode switches, last %+v; want 2 (to bulk and back), the last to single below lag 10", p.ModeSwitches, p.LastSwitch)
 	}
 	if h.bulks.Load() == 0 || h.singles.Load() >= backlog/2 {
 		t.Fatalf("%d bulk calls, %d single calls; want most of the backlog in bulk", h.bulks.Load(), h.singles.Load())
@@ -435,6 +436,8 @@ func TestStepsLoadTopicsInOrder(t *testing.T) {
 	cfg := testConfig(t, brokers)
 	// The empty topic's step completes at once.
 	cfg.Steps = [][]string{{"empty"}, {"users"}}
+	// A step's last partial batch goes once it reaches the step's end.
+	cfg.BulkMaxWait = time.Hour
 	startApp(t, app, cfg)
 	got := j.await(t, users+orders)
 	checkStepOrder(t, got)
@@ -509,5 +512,70 @@ func TestStepNamingUnknownTopicFailsAtStart(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `step 1 names topic "user", which no handler consumes`) ||
 		!strings.Contains(err.Error(), `did you mean "users"`) {
 		t.Fatalf("Run = %v; want an error naming the unknown step topic", err)
+	}
+}
+
+// A worker whose plan is done runs it again for partitions of step topics
+// it gains later: here those of a worker that stopped mid-step.
+func TestStepsRunAgainForPartitionsGainedLater(t *testing.T) {
+	t.Parallel()
+	_, brokers := testCluster(t, 4, "users", "orders")
+	const users, orders = 800, 40
+	var recs []*kgo.Record
+	for p := range int32(4) {
+		recs = append(recs, records("users", p, int(p)*1000, users/4)...)
+		recs = append(recs, records("orders", p, int(p)*1000, orders/4)...)
+	}
+	produce(t, brokers, recs...)
+	j := &journal{}
+	cfg := testConfig(t, brokers)
+	cfg.Steps = [][]string{{"users"}}
+	cfg.BulkMaxRecords = 10
+	logs := &lockedBuffer{}
+	start := func(name string, delay time.Duration, logger *slog.Logger) (*App, *running) {
+		app := NewApp("replan", WithLogger(logger))
+		Handle[string, string](app, &stepJournal{j: j, worker: name, delay: delay},
+			serde.String(), serde.String(), "users", "orders")
+		return app, startApp(t, app, cfg)
+	}
+	// b is slow: 800 users at 10ms would take 8s.
+	b, rb := start("b", 10*time.Millisecond, testLogger(t))
+	j.await(t, 10)
+	a, _ := start("a", 0, slog.New(slog.NewTextHandler(logs, nil)))
+	eventually(t, 30*time.Second, "a to finish its plan while b is still in its step", func() bool {
+		sa, _ := a.Status()
+		sb, _ := b.Status()
+		if len(sa.Partitions) == 0 || len(sb.Partitions) == 0 || sa.Steps == nil || !sa.Steps.Done {
+			return false
+		}
+		for _, p := range sa.Partitions { // and to handle its own orders
+			if p.Topic == "orders" && p.Next < orders/4 {
+				return false
+			}
+		}
+		return true
+	})
+	if err := rb.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	gainAt := len(j.all())
+	eventually(t, 60*time.Second, "every orders record to be handled", func() bool {
+		n := 0
+		for _, e := range j.all() {
+			if strings.Contains(e, " orders ") {
+				n++
+			}
+		}
+		return n >= orders
+	})
+	var afterGain []string
+	for _, e := range j.all()[gainAt:] {
+		if strings.HasPrefix(e, "a ") {
+			afterGain = append(afterGain, e)
+		}
+	}
+	checkStepOrder(t, afterGain)
+	if !strings.Contains(logs.String(), "assigned after the step plan finished: running it again") {
+		t.Fatalf("worker a did not run its plan again:\n%s", logs.String())
 	}
 }

@@ -251,11 +251,10 @@ func (w *worker) clientOptions() ([]kgo.Opt, error) {
 		kgo.OnPartitionsLost(w.engine.OnLost),
 		kgo.Balancers(balancer),
 		kgo.SessionTimeout(cfg.SessionTimeout),
-		// Kafka's default fetch.max.wait.ms, not franz-go's 5s: a
-		// partition resumed after backpressure joins the next fetch
-		// request, so a long poll for caught-up partitions would hold
-		// it back for that long.
-		kgo.FetchMaxWait(500 * time.Millisecond),
+		// Not franz-go's 5s, nor Kafka's 500ms: a partition resumed
+		// after backpressure joins the next fetch request, so a long
+		// poll for caught-up partitions holds it back for that long.
+		kgo.FetchMaxWait(cfg.FetchMaxWait),
 		kgo.WithHooks(w.tel.kotel.Hooks()...),
 		// The client's own warnings (connections, group errors) go to the
 		// app's log; its info lines only at debug level.
