@@ -6,7 +6,7 @@ BIN       := bin
 EXAMPLES  := $(notdir $(wildcard examples/*))
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: run test build lint prereqs tools clean
+.PHONY: run test bench bench-quick build lint prereqs tools clean
 
 ## run: the main demo: page views counted in a RocksDB table, embedded broker, generated views.
 run: prereqs
@@ -15,6 +15,14 @@ run: prereqs
 ## test: every test, with the race detector.
 test: prereqs
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+## bench: the benchmark harness, full run (about 1.5 minutes on 2 cores): bench/results.json and bench/results.md.
+bench: prereqs
+	$(GO) run ./bench
+
+## bench-quick: the benchmark harness, a short run (about 10 seconds once built), same outputs.
+bench-quick: prereqs
+	$(GO) run ./bench --quick
 
 ## build: every example binary into bin/.
 build: prereqs

@@ -18,6 +18,10 @@ func BenchmarkApply(b *testing.B) { storetest.BenchmarkApply(b, newBackend) }
 
 func BenchmarkGet(b *testing.B) { storetest.BenchmarkGet(b, newBackend) }
 
+func BenchmarkGetMissing(b *testing.B) { storetest.BenchmarkGetMissing(b, newBackend) }
+
+func BenchmarkSet(b *testing.B) { storetest.BenchmarkSet(b, newBackend) }
+
 // A Store from NewStore belongs to no backend and behaves like one that does.
 func TestNewStore(t *testing.T) {
 	t.Parallel()

@@ -40,6 +40,10 @@ func BenchmarkApply(b *testing.B) { storetest.BenchmarkApply(b, newBackend) }
 
 func BenchmarkGet(b *testing.B) { storetest.BenchmarkGet(b, newBackend) }
 
+func BenchmarkGetMissing(b *testing.B) { storetest.BenchmarkGetMissing(b, newBackend) }
+
+func BenchmarkSet(b *testing.B) { storetest.BenchmarkSet(b, newBackend) }
+
 var meta = stores.Meta{Table: "counts", Partition: 0, Schema: "string/int64 v1"}
 
 // openStore opens meta's shard on a new backend on dir, closing both at the

@@ -77,21 +77,84 @@ func BenchmarkApply(b *testing.B, newBackend NewBackend) {
 func BenchmarkGet(b *testing.B, newBackend NewBackend) {
 	s := benchStore(b, newBackend)
 	r := rand.New(rand.NewPCG(3, 4))
-	keys := make([][]byte, 0, benchGetKeys)
+	keys := fill(b, s, r)
+	benchGets(b, s, r, keys, true)
+}
+
+// BenchmarkGetMissing measures Get of random keys that are not in a store
+// holding 100,000 others: what a per-key count's first read of a key
+// costs when the write-back cache does not have it either. It reports
+// reads per second (ops/s).
+func BenchmarkGetMissing(b *testing.B, newBackend NewBackend) {
+	s := benchStore(b, newBackend)
+	r := rand.New(rand.NewPCG(3, 4))
+	fill(b, s, r)
+	missing, _ := randomKeys(r, benchGetKeys, nil) // drawn after the stored ones; no error without apply
+	benchGets(b, s, r, missing, false)
+}
+
+// BenchmarkSet measures Apply of batches of one write (a random key among
+// 100,000, a 100-byte value) without a checkpoint: the fixed cost of a
+// write that BenchmarkApply's batches of 1000 share. It reports writes
+// per second (ops/s).
+func BenchmarkSet(b *testing.B, newBackend NewBackend) {
+	s := benchStore(b, newBackend)
+	r := rand.New(rand.NewPCG(5, 6))
+	keys, _ := randomKeys(r, benchGetKeys, nil) // no error without apply
+	// value is never modified: the memory store may keep it.
+	value := make([]byte, benchValueLen)
 	var batch stores.Batch
-	for len(keys) < benchGetKeys {
+	var n int
+	for b.Loop() {
+		batch.Reset()
+		batch.Set(keys[r.IntN(len(keys))], value)
+		if err := s.Apply(&batch); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "ops/s")
+}
+
+// randomKeys returns n random 16-byte keys (16 random bytes never
+// repeat), made in batches of 1000 with 100-byte values; apply, when not
+// nil, is given each batch.
+func randomKeys(r *rand.Rand, n int, apply func(*stores.Batch) error) ([][]byte, error) {
+	keys := make([][]byte, 0, n)
+	var batch stores.Batch
+	for len(keys) < n {
 		randomBatch(r, &batch)
 		for _, op := range batch.Ops() {
 			keys = append(keys, op.Key)
 		}
-		if err := s.Apply(&batch); err != nil {
-			b.Fatal(err)
+		if apply != nil {
+			if err := apply(&batch); err != nil {
+				return nil, err
+			}
 		}
 	}
+	return keys[:n], nil
+}
+
+// fill writes 100,000 random keys with 100-byte values to s, in batches
+// of 1000, and returns the keys.
+func fill(b *testing.B, s stores.Store, r *rand.Rand) [][]byte {
+	b.Helper()
+	keys, err := randomKeys(r, benchGetKeys, s.Apply)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return keys
+}
+
+// benchGets reads random keys of keys from s b.N times, failing unless
+// each one's presence is found, and reports reads per second (ops/s).
+func benchGets(b *testing.B, s stores.Store, r *rand.Rand, keys [][]byte, found bool) {
+	b.Helper()
 	var n int
 	for b.Loop() {
-		if _, ok, err := s.Get(keys[r.IntN(len(keys))]); err != nil || !ok {
-			b.Fatalf("Get = %v, %v", ok, err)
+		if _, ok, err := s.Get(keys[r.IntN(len(keys))]); err != nil || ok != found {
+			b.Fatalf("Get = %v, %v; want found %v", ok, err, found)
 		}
 		n++
 	}

@@ -1,7 +1,7 @@
 // Package storetest is the conformance suite of [stores.Backend] and
 // [stores.Store] implementations, as testing/slogtest is for slog handlers:
 // every backend passes [Run] in its own tests, and measures itself with
-// [BenchmarkApply] and [BenchmarkGet].
+// [BenchmarkApply], [BenchmarkSet], [BenchmarkGet] and [BenchmarkGetMissing].
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(tb testing.TB, dir string) stores.Backend {
