@@ -137,25 +137,31 @@ func countingHandler(cd *countdown) runtime.Handler[[]byte, []byte] {
 	})
 }
 
-// runSingle is the single scenario: a stateless handler that counts
-// records, bytes codecs, in single mode (forced: the default, auto, would
-// switch a backlog to bulk), from the start of the app to the last record
-// handled (joining the group included, as for raw-consume).
-func runSingle(ctx context.Context, h *harness, i int) (measurement, error) {
-	topic, err := h.recordsTopic(ctx)
-	if err != nil {
-		return measurement{}, err
+// statelessRun returns the run of the single or bulk scenario: a
+// stateless handler that counts records (bulkCounter: OnBulk counts a
+// batch at once), bytes codecs, with the mode forced (the default, auto,
+// would switch a backlog to bulk), from App.Run to the last record handled
+// (joining the group included, as for raw-consume). Forced bulk waits
+// bulk.max_wait for a partial batch to fill, each partition's last one: a
+// 10ms wait keeps that tail from dominating.
+func statelessRun(mode string) func(context.Context, *harness, int) (measurement, error) {
+	return func(ctx context.Context, h *harness, i int) (measurement, error) {
+		topic, err := h.recordsTopic(ctx)
+		if err != nil {
+			return measurement{}, err
+		}
+		cd, err := h.countdown(ctx, topic)
+		if err != nil {
+			return measurement{}, err
+		}
+		app := runtime.NewApp(h.name(mode, i))
+		runtime.Handle(app, bulkCounter{cd: cd}, serde.Bytes(), serde.Bytes(), topic)
+		cfg := appConfig(h.brokers, app.Name(), "", "")
+		cfg.Mode = mode
+		cfg.BulkMaxWait = 10 * time.Millisecond
+		handled, _, err := consume(ctx, app, cfg, cd)
+		return measurement{records: int64(h.cfg.records), elapsed: handled}, err
 	}
-	cd, err := h.countdown(ctx, topic)
-	if err != nil {
-		return measurement{}, err
-	}
-	app := runtime.NewApp(h.name("single", i))
-	runtime.Handle(app, countingHandler(cd), serde.Bytes(), serde.Bytes(), topic)
-	cfg := appConfig(h.brokers, app.Name(), "", "")
-	cfg.Mode = "single"
-	handled, _, err := consume(ctx, app, cfg, cd)
-	return measurement{records: int64(h.cfg.records), elapsed: handled}, err
 }
 
 // countRun returns the run of a count scenario on store: a handler that

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/eddy-streams/eddy/runtime"
 	"github.com/eddy-streams/eddy/serde"
@@ -23,28 +22,6 @@ func (b bulkCounter) OnMessage(_ *runtime.Context, m *runtime.Message[[]byte, []
 func (b bulkCounter) OnBulk(_ *runtime.Context, msgs []*runtime.Message[[]byte, []byte]) error {
 	b.cd.addN(msgs[0].Record.Partition, int64(len(msgs)))
 	return nil
-}
-
-// runBulk is the bulk scenario: the single scenario's counting, with OnBulk,
-// in forced bulk mode (batches of bulk.max_records, 1000).
-func runBulk(ctx context.Context, h *harness, i int) (measurement, error) {
-	topic, err := h.recordsTopic(ctx)
-	if err != nil {
-		return measurement{}, err
-	}
-	cd, err := h.countdown(ctx, topic)
-	if err != nil {
-		return measurement{}, err
-	}
-	app := runtime.NewApp(h.name("bulk", i))
-	runtime.Handle(app, bulkCounter{cd: cd}, serde.Bytes(), serde.Bytes(), topic)
-	cfg := appConfig(h.brokers, app.Name(), "", "")
-	cfg.Mode = "bulk"
-	// Forced bulk waits max_wait for a partial batch to fill: each
-	// partition's last one. A short wait keeps that tail from dominating.
-	cfg.BulkMaxWait = 10 * time.Millisecond
-	handled, _, err := consume(ctx, app, cfg, cd)
-	return measurement{records: int64(h.cfg.records), elapsed: handled}, err
 }
 
 // storeWriter is a handler whose every call costs one RocksDB write: a

@@ -76,8 +76,8 @@ func scenarios() []scenario {
 		{name: "raw-consume", run: runRawConsume},
 		{name: "raw-produce", run: runRawProduce},
 		{name: "raw-rocksdb", run: runRawRocksDB},
-		{name: "single", baseline: "raw-consume", target: ratioAtLeast(0.5), run: runSingle},
-		{name: "bulk", baseline: "raw-consume", target: ratioAtLeast(0.75), run: runBulk},
+		{name: "single", baseline: "raw-consume", target: ratioAtLeast(0.5), run: statelessRun("single")},
+		{name: "bulk", baseline: "raw-consume", target: ratioAtLeast(0.75), run: statelessRun("bulk")},
 		// Issue 4: a backlog with a fixed cost per handler call (one
 		// RocksDB write), forced single against auto.
 		{name: "single-catchup", run: catchupRun("single")},

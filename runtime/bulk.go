@@ -50,15 +50,7 @@ func (p *bulkProcessor[K, V]) ProcessBatch(call *actors.Call) (err error) {
 		var span trace.Span
 		c.Context, span = p.w.tel.startBatchSpan(c.Context, batch)
 		completed := false
-		defer func() {
-			switch {
-			case !completed:
-				span.SetStatus(codes.Error, "handler panicked")
-			case err != nil:
-				span.SetStatus(codes.Error, err.Error())
-			}
-			span.End()
-		}()
+		defer func() { endSpan(span, completed, err) }()
 		defer func() { completed = true }()
 	}
 	err = p.handleBatch(c, batch)

@@ -398,6 +398,18 @@ func (s *stepJournal) OnMessage(ctx *Context, msg *Message[string, string]) erro
 	return nil
 }
 
+// produceUsersOrders writes users and orders records spread evenly over
+// the 4 partitions of topics "users" and "orders".
+func produceUsersOrders(t *testing.T, brokers []string, users, orders int) {
+	t.Helper()
+	var recs []*kgo.Record
+	for p := range int32(4) {
+		recs = append(recs, records("users", p, int(p)*1000, users/4)...)
+		recs = append(recs, records("orders", p, int(p)*1000, orders/4)...)
+	}
+	produce(t, brokers, recs...)
+}
+
 // checkStepOrder fails if a worker handled a users record after its first
 // orders record: its step had to read every users record present at start
 // first, and none was produced later.
@@ -423,12 +435,7 @@ func TestStepsLoadTopicsInOrder(t *testing.T) {
 	t.Parallel()
 	_, brokers := testCluster(t, 4, "users", "orders", "empty")
 	const users, orders = 800, 100
-	var recs []*kgo.Record
-	for p := range int32(4) {
-		recs = append(recs, records("users", p, int(p)*1000, users/4)...)
-		recs = append(recs, records("orders", p, int(p)*1000, orders/4)...)
-	}
-	produce(t, brokers, recs...)
+	produceUsersOrders(t, brokers, users, orders)
 	j := &journal{}
 	h := &stepJournal{j: j, worker: "w"}
 	app := NewApp("steps", WithLogger(testLogger(t)))
@@ -460,12 +467,7 @@ func TestStepsRestartOnRebalance(t *testing.T) {
 	t.Parallel()
 	_, brokers := testCluster(t, 4, "users", "orders")
 	const users, orders = 400, 40
-	var recs []*kgo.Record
-	for p := range int32(4) {
-		recs = append(recs, records("users", p, int(p)*1000, users/4)...)
-		recs = append(recs, records("orders", p, int(p)*1000, orders/4)...)
-	}
-	produce(t, brokers, recs...)
+	produceUsersOrders(t, brokers, users, orders)
 	j := &journal{}
 	cfg := testConfig(t, brokers)
 	cfg.Steps = [][]string{{"users"}}
@@ -521,12 +523,7 @@ func TestStepsRunAgainForPartitionsGainedLater(t *testing.T) {
 	t.Parallel()
 	_, brokers := testCluster(t, 4, "users", "orders")
 	const users, orders = 800, 40
-	var recs []*kgo.Record
-	for p := range int32(4) {
-		recs = append(recs, records("users", p, int(p)*1000, users/4)...)
-		recs = append(recs, records("orders", p, int(p)*1000, orders/4)...)
-	}
-	produce(t, brokers, recs...)
+	produceUsersOrders(t, brokers, users, orders)
 	j := &journal{}
 	cfg := testConfig(t, brokers)
 	cfg.Steps = [][]string{{"users"}}

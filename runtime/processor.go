@@ -57,17 +57,7 @@ func (p *processor[K, V]) Process(call *actors.Call) (err error) {
 		var span trace.Span
 		c.Context, span = p.w.tel.startSpan(c.Context, call.Record)
 		completed := false
-		defer func() {
-			// Deferred without recover: a panic goes on to the handler
-			// actor, which retries the record; the span records it.
-			switch {
-			case !completed:
-				span.SetStatus(codes.Error, "handler panicked")
-			case err != nil:
-				span.SetStatus(codes.Error, err.Error()) // the app stops on it
-			}
-			span.End()
-		}()
+		defer func() { endSpan(span, completed, err) }()
 		defer func() { completed = true }()
 	}
 	outcome, err := p.handle(c)
@@ -201,6 +191,20 @@ func (p *processor[K, V]) finish(c *Context, rec *Record, o Outcome) {
 	if p.fin != nil {
 		p.fin.OnFinished(c, rec, o)
 	}
+}
+
+// endSpan ends the span of a handler call: with an error status when the
+// call panicked (it did not complete: deferred without recover, the panic
+// goes on to the handler actor, which retries) or returned an error that
+// stops the app.
+func endSpan(span trace.Span, completed bool, err error) {
+	switch {
+	case !completed:
+		span.SetStatus(codes.Error, "handler panicked")
+	case err != nil:
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 }
 
 // errorKind names the kind of a record's error for logs and counters.

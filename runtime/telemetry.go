@@ -457,15 +457,21 @@ func (t *telemetry) startSpan(ctx context.Context, rec *Record) (context.Context
 	ctx = t.propagator.Extract(ctx, kotel.NewRecordCarrier(rec))
 	return t.tracer.Start(ctx, "process "+rec.Topic,
 		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(
-			attribute.String("messaging.system", "kafka"),
-			attribute.String("messaging.operation.name", "process"),
-			attribute.String("messaging.operation.type", "process"),
-			attribute.String("messaging.destination.name", rec.Topic),
-			attribute.String("messaging.destination.partition.id", strconv.Itoa(int(rec.Partition))),
-			attribute.Int64("messaging.kafka.offset", rec.Offset),
-			attribute.String("messaging.consumer.group.name", t.group),
-		))
+		trace.WithAttributes(t.processAttrs(rec)...))
+}
+
+// processAttrs are the attributes of the consumer span of rec's call (for
+// a batch, its first record).
+func (t *telemetry) processAttrs(rec *Record, more ...attribute.KeyValue) []attribute.KeyValue {
+	return append([]attribute.KeyValue{
+		attribute.String("messaging.system", "kafka"),
+		attribute.String("messaging.operation.name", "process"),
+		attribute.String("messaging.operation.type", "process"),
+		attribute.String("messaging.destination.name", rec.Topic),
+		attribute.String("messaging.destination.partition.id", strconv.Itoa(int(rec.Partition))),
+		attribute.Int64("messaging.kafka.offset", rec.Offset),
+		attribute.String("messaging.consumer.group.name", t.group),
+	}, more...)
 }
 
 // startBatchSpan starts the consumer span of a bulk batch: a child of the
@@ -484,17 +490,9 @@ func (t *telemetry) startBatchSpan(ctx context.Context, batch []*Record) (contex
 	return t.tracer.Start(ctx, "process "+first.Topic,
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithLinks(links...),
-		trace.WithAttributes(
-			attribute.String("messaging.system", "kafka"),
-			attribute.String("messaging.operation.name", "process"),
-			attribute.String("messaging.operation.type", "process"),
-			attribute.String("messaging.destination.name", first.Topic),
-			attribute.String("messaging.destination.partition.id", strconv.Itoa(int(first.Partition))),
-			attribute.Int64("messaging.kafka.offset", first.Offset),
+		trace.WithAttributes(t.processAttrs(first,
 			attribute.Int64("eddy.batch.last_offset", last.Offset),
-			attribute.Int("messaging.batch.message_count", len(batch)),
-			attribute.String("messaging.consumer.group.name", t.group),
-		))
+			attribute.Int("messaging.batch.message_count", len(batch)))...))
 }
 
 // maxBatchLinks caps the span links of a bulk batch's span.

@@ -733,3 +733,39 @@ func (m promMetrics) expectSeries(t *testing.T, name string, want map[string]flo
 		}
 	}
 }
+
+// A bulk batch is one consumer span: a child of its first record's trace,
+// linked to the other records' traces, with the batch's size and offsets.
+func TestBulkBatchSpan(t *testing.T) {
+	t.Parallel()
+	const traceA, traceB = "4bf92f3577b34da6a3ce929d0e0e4736", "5bf92f3577b34da6a3ce929d0e0e4737"
+	_, brokers := testCluster(t, 1, "in")
+	first, second := rec("in", 0, "a", "1"), rec("in", 0, "b", "2")
+	first.Headers = []kgo.RecordHeader{{Key: "traceparent", Value: []byte("00-" + traceA + "-00f067aa0ba902b7-01")}}
+	second.Headers = []kgo.RecordHeader{{Key: "traceparent", Value: []byte("00-" + traceB + "-00f067aa0ba902b8-01")}}
+	produce(t, brokers, first, second, rec("in", 0, "c", "3"))
+
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	app := NewApp("bulktrace", WithLogger(testLogger(t)), WithTracerProvider(tp))
+	j := &journal{}
+	Handle[string, string](app, &batcher{j: j}, serde.String(), serde.String(), "in")
+	startApp(t, app, bulkConfig(t, brokers, 3, time.Hour))
+	j.await(t, 1)
+	eventually(t, 10*time.Second, "the batch's span to end", func() bool { return len(exp.GetSpans()) == 1 })
+	s := exp.GetSpans()[0]
+	attrs := attribute.NewSet(s.Attributes...)
+	if v, _ := attrs.Value("messaging.batch.message_count"); v.AsInt64() != 3 {
+		t.Fatalf("batch size attribute %v; want 3", v)
+	}
+	if v, _ := attrs.Value("eddy.batch.last_offset"); v.AsInt64() != 2 {
+		t.Fatalf("last offset attribute %v; want 2", v)
+	}
+	if got := s.Parent.TraceID().String(); got != traceA {
+		t.Fatalf("batch span's parent trace %s; want the first record's %s", got, traceA)
+	}
+	if len(s.Links) != 1 || s.Links[0].SpanContext.TraceID().String() != traceB {
+		t.Fatalf("links %+v; want one, to the second record's trace", s.Links)
+	}
+}
