@@ -63,6 +63,21 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	cfg = cfg.withDefaults(a.name)
 	w := &worker{app: a, cfg: cfg, logger: logger.With("app", a.name), setUp: make(chan struct{})}
 
+	policy, err := cfg.modePolicy()
+	if err != nil {
+		return err
+	}
+	if err := a.checkSteps(cfg.Steps); err != nil {
+		return err
+	}
+	// Handlers' own start-up checks before anything starts.
+	for _, r := range a.routes {
+		if r.starter != nil {
+			if err := r.starter.OnStart(ctx, cfg); err != nil {
+				return fmt.Errorf("runtime: OnStart of %s: %w", r.handler, err)
+			}
+		}
+	}
 	w.brokers = cfg.Brokers
 	if len(w.brokers) == 0 {
 		b, err := startBroker(brokerOptions{partitions: cfg.TopicPartitions, topics: a.Topics(), port: 9092, anyPort: true})
@@ -75,20 +90,6 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			"brokers", strings.Join(w.brokers, ","), "topics", a.Topics(), "partitions", cfg.TopicPartitions)
 	}
 
-	for _, r := range a.routes {
-		if r.starter != nil {
-			if err := r.starter.OnStart(ctx, cfg); err != nil {
-				return fmt.Errorf("runtime: OnStart of %s: %w", r.handler, err)
-			}
-		}
-	}
-	policy, err := cfg.modePolicy()
-	if err != nil {
-		return err
-	}
-	if err := a.checkSteps(cfg.Steps); err != nil {
-		return err
-	}
 	tel, err := newTelemetry(ctx, a, cfg.Group)
 	if err != nil {
 		return err
