@@ -218,7 +218,11 @@ func (w *worker) clientOptions() ([]kgo.Opt, error) {
 		return nil, fmt.Errorf("runtime: balancer %q would split the partitions of %s across workers, "+
 			"but the app's tables need partition p of every source topic on one worker: use range, or leave the default",
 			cfg.Balancer, strings.Join(sources, ", "))
-	case colocate && (cfg.Balancer == "" || cfg.Balancer == defaultBalancer) && cfg.GroupProtocol != groupProtocolConsumer:
+	case colocate && cfg.GroupProtocol == groupProtocolConsumer:
+		w.logger.Warn("tables with several source topics need partition p of every topic on one worker; "+
+			"under group_protocol consumer the broker's assignor decides and may split them: run one worker, or use the classic protocol",
+			"topics", sources)
+	case colocate && (cfg.Balancer == "" || cfg.Balancer == defaultBalancer):
 		w.logger.Info("tables with several source topics: using the range balancer, which keeps partition p of every topic on one worker",
 			"topics", sources)
 		balancer = kgo.RangeBalancer()
