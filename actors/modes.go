@@ -100,9 +100,9 @@ func (a *engineActor) evaluate() {
 	}
 	ms := a.modes
 	if ms.plan != nil {
+		a.replan(parts)
 		// A member holding nothing yet (cooperative rebalances assign
 		// empty sets first) must not count its step as read.
-		a.replan(parts)
 		if settled && len(parts) > 0 {
 			a.runSteps(cl, parts)
 		}
