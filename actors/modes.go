@@ -176,11 +176,7 @@ func (a *engineActor) runSteps(cl *kgo.Client, parts []*partition) {
 		if !ms.plan.Begun() && !a.beginStep(cl, step) {
 			return
 		}
-		positions := make(map[modes.Partition]int64, len(step))
-		for tp, p := range step {
-			positions[modes.Partition(tp)] = a.position(cl, p)
-		}
-		if !ms.plan.Reached(positions) {
+		if !ms.plan.Reached(a.positions(cl, step)) {
 			return
 		}
 		a.e.cfg.Logger.Info("step complete", "step", ms.plan.Step()+1, "of", len(a.e.cfg.Steps),
@@ -299,23 +295,30 @@ func (a *engineActor) beginStep(cl *kgo.Client, step map[TopicPartition]*partiti
 	}
 	ms.starts = starts
 	var total int64
+	positions := a.positions(cl, step)
 	for tp, end := range ends {
-		total += max(0, end-a.position(cl, step[TopicPartition(tp)]))
+		total += max(0, end-positions[tp])
 	}
 	a.e.cfg.Logger.Info("step began", "step", ms.plan.Step()+1, "of", len(a.e.cfg.Steps),
 		"topics", ms.plan.Topics(), "partitions", len(step), "records_to_read", total)
 	return true
 }
 
-// position is where p stands for a step: the next record it would handle,
-// at least the group's commit and the log start.
-func (a *engineActor) position(cl *kgo.Client, p *partition) int64 {
-	next, committed := p.ledger.snapshot()
-	pos := max(next, committed, a.modes.starts[p.tp])
-	if eo, ok := cl.CommittedOffsets()[p.tp.Topic][p.tp.Partition]; ok {
-		pos = max(pos, eo.Offset)
+// positions returns where each of parts stands for a step: the next
+// record it would handle, at least the group's commit and the log start
+// captured when the step began.
+func (a *engineActor) positions(cl *kgo.Client, parts map[TopicPartition]*partition) map[modes.Partition]int64 {
+	group := cl.CommittedOffsets() // a copy: once per call, not per partition
+	out := make(map[modes.Partition]int64, len(parts))
+	for tp, p := range parts {
+		next, committed := p.ledger.snapshot()
+		pos := max(next, committed, a.modes.starts[tp])
+		if eo, ok := group[tp.Topic][tp.Partition]; ok {
+			pos = max(pos, eo.Offset)
+		}
+		out[modes.Partition(tp)] = pos
 	}
-	return pos
+	return out
 }
 
 // pauseForPlan pauses fetching of the topics the plan holds back and
@@ -350,12 +353,13 @@ func (a *engineActor) publishSteps(cl *kgo.Client, parts []*partition) {
 	st := &StepStatus{Steps: ms.plan.Steps(), Step: ms.plan.Step(), Done: ms.plan.Done()}
 	if ms.plan.Begun() {
 		st.Ends, st.Behind = map[string]int64{}, map[string]int64{}
-		positions := map[modes.Partition]int64{}
+		step := map[TopicPartition]*partition{}
 		for _, p := range parts {
 			if ms.stepParts[p.tp] {
-				positions[modes.Partition(p.tp)] = a.position(cl, p)
+				step[p.tp] = p
 			}
 		}
+		positions := a.positions(cl, step)
 		for tp, end := range ms.plan.Ends() {
 			st.Ends[TopicPartition(tp).String()] = end
 		}

@@ -410,6 +410,30 @@ func produceUsersOrders(t *testing.T, brokers []string, users, orders int) {
 	produce(t, brokers, recs...)
 }
 
+// startStepWorker runs a worker of the "steps" app whose handler journals
+// users and orders records into j as name, taking delay per record.
+func startStepWorker(t *testing.T, cfg Config, j *journal, name string, delay time.Duration, logger *slog.Logger) (*App, *running) {
+	t.Helper()
+	app := NewApp("steps", WithLogger(logger))
+	Handle[string, string](app, &stepJournal{j: j, worker: name, delay: delay},
+		serde.String(), serde.String(), "users", "orders")
+	return app, startApp(t, app, cfg)
+}
+
+// awaitOrders waits until j holds n orders records.
+func awaitOrders(t *testing.T, j *journal, n int) {
+	t.Helper()
+	eventually(t, 60*time.Second, "every orders record to be handled", func() bool {
+		got := 0
+		for _, e := range j.all() {
+			if strings.Contains(e, " orders ") {
+				got++
+			}
+		}
+		return got >= n
+	})
+}
+
 // checkStepOrder fails if a worker handled a users record after its first
 // orders record: its step had to read every users record present at start
 // first, and none was produced later.
@@ -473,30 +497,15 @@ func TestStepsRestartOnRebalance(t *testing.T) {
 	cfg.Steps = [][]string{{"users"}}
 	cfg.BulkMaxRecords = 10 // many small batches, each committed
 	logs := &lockedBuffer{}
-	start := func(name string, logger *slog.Logger) *App {
-		app := NewApp("steps", WithLogger(logger))
-		Handle[string, string](app, &stepJournal{j: j, worker: name, delay: 5 * time.Millisecond},
-			serde.String(), serde.String(), "users", "orders")
-		startApp(t, app, cfg)
-		return app
-	}
-	a := start("a", slog.New(slog.NewTextHandler(logs, nil)))
+	a, _ := startStepWorker(t, cfg, j, "a", 5*time.Millisecond, slog.New(slog.NewTextHandler(logs, nil)))
 	j.await(t, 20) // a is in its step, far from done (400 records at 5ms)
-	b := start("b", testLogger(t))
+	b, _ := startStepWorker(t, cfg, j, "b", 5*time.Millisecond, testLogger(t))
 	eventually(t, 30*time.Second, "both workers to share the partitions", func() bool {
 		sa, _ := a.Status()
 		sb, _ := b.Status()
 		return len(sa.Partitions) > 0 && len(sb.Partitions) > 0 && len(sa.Partitions)+len(sb.Partitions) == 8
 	})
-	eventually(t, 60*time.Second, "every orders record to be handled", func() bool {
-		n := 0
-		for _, e := range j.all() {
-			if strings.Contains(e, " orders ") {
-				n++
-			}
-		}
-		return n >= orders
-	})
+	awaitOrders(t, j, orders)
 	checkStepOrder(t, j.all())
 	if !strings.Contains(logs.String(), "assignment changed during a step: restarting it") {
 		t.Fatalf("worker a did not restart its step on the rebalance:\n%s", logs.String())
@@ -529,16 +538,10 @@ func TestStepsRunAgainForPartitionsGainedLater(t *testing.T) {
 	cfg.Steps = [][]string{{"users"}}
 	cfg.BulkMaxRecords = 10
 	logs := &lockedBuffer{}
-	start := func(name string, delay time.Duration, logger *slog.Logger) (*App, *running) {
-		app := NewApp("replan", WithLogger(logger))
-		Handle[string, string](app, &stepJournal{j: j, worker: name, delay: delay},
-			serde.String(), serde.String(), "users", "orders")
-		return app, startApp(t, app, cfg)
-	}
 	// b is slow: 800 users at 10ms would take 8s.
-	b, rb := start("b", 10*time.Millisecond, testLogger(t))
+	b, rb := startStepWorker(t, cfg, j, "b", 10*time.Millisecond, testLogger(t))
 	j.await(t, 10)
-	a, _ := start("a", 0, slog.New(slog.NewTextHandler(logs, nil)))
+	a, _ := startStepWorker(t, cfg, j, "a", 0, slog.New(slog.NewTextHandler(logs, nil)))
 	eventually(t, 30*time.Second, "a to finish its plan while b is still in its step", func() bool {
 		sa, _ := a.Status()
 		sb, _ := b.Status()
@@ -556,15 +559,7 @@ func TestStepsRunAgainForPartitionsGainedLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	gainAt := len(j.all())
-	eventually(t, 60*time.Second, "every orders record to be handled", func() bool {
-		n := 0
-		for _, e := range j.all() {
-			if strings.Contains(e, " orders ") {
-				n++
-			}
-		}
-		return n >= orders
-	})
+	awaitOrders(t, j, orders)
 	var afterGain []string
 	for _, e := range j.all()[gainAt:] {
 		if strings.HasPrefix(e, "a ") {
