@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eddy-streams/eddy/modes"
 	"github.com/eddy-streams/eddy/runtime"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/tables"
@@ -144,7 +145,7 @@ func countingHandler(cd *countdown) runtime.Handler[[]byte, []byte] {
 // (joining the group included, as for raw-consume). Forced bulk waits
 // bulk.max_wait for a partial batch to fill, each partition's last one: a
 // 10ms wait keeps that tail from dominating.
-func statelessRun(mode string) func(context.Context, *harness, int) (measurement, error) {
+func statelessRun(mode modes.Mode) func(context.Context, *harness, int) (measurement, error) {
 	return func(ctx context.Context, h *harness, i int) (measurement, error) {
 		topic, err := h.recordsTopic(ctx)
 		if err != nil {
@@ -154,7 +155,7 @@ func statelessRun(mode string) func(context.Context, *harness, int) (measurement
 		if err != nil {
 			return measurement{}, err
 		}
-		app := runtime.NewApp(h.name(mode, i))
+		app := runtime.NewApp(h.name(mode.String(), i))
 		runtime.Handle(app, bulkCounter{cd: cd}, serde.Bytes(), serde.Bytes(), topic)
 		cfg := appConfig(h.brokers, app.Name(), "", "")
 		cfg.Mode = mode

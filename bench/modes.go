@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/eddy-streams/eddy/modes"
 	"github.com/eddy-streams/eddy/runtime"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/stores"
@@ -59,7 +60,7 @@ func (w *storeWriter) OnBulk(_ *runtime.Context, msgs []*runtime.Message[[]byte,
 // workload is a backlog, handled by a storeWriter into one RocksDB store,
 // from the start of the app to the last record handled. Forced single is
 // the baseline of auto.
-func catchupRun(mode string) func(context.Context, *harness, int) (measurement, error) {
+func catchupRun(mode modes.Mode) func(context.Context, *harness, int) (measurement, error) {
 	return func(ctx context.Context, h *harness, i int) (measurement, error) {
 		topic, err := h.recordsTopic(ctx)
 		if err != nil {
@@ -85,7 +86,7 @@ func catchupRun(mode string) func(context.Context, *harness, int) (measurement, 
 			}
 			defer w.stores[p].Close()
 		}
-		app := runtime.NewApp(h.name(mode+"-catchup", i))
+		app := runtime.NewApp(h.name(mode.String()+"-catchup", i))
 		runtime.Handle(app, w, serde.Bytes(), serde.Bytes(), topic)
 		cfg := appConfig(h.brokers, app.Name(), "", "")
 		cfg.Mode = mode

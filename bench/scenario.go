@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"time"
+
+	"github.com/eddy-streams/eddy/modes"
 )
 
 // scenario is one row of the results: a figure in records/s, measured
@@ -76,12 +78,12 @@ func scenarios() []scenario {
 		{name: "raw-consume", run: runRawConsume},
 		{name: "raw-produce", run: runRawProduce},
 		{name: "raw-rocksdb", run: runRawRocksDB},
-		{name: "single", baseline: "raw-consume", target: ratioAtLeast(0.5), run: statelessRun("single")},
-		{name: "bulk", baseline: "raw-consume", target: ratioAtLeast(0.75), run: statelessRun("bulk")},
+		{name: "single", baseline: "raw-consume", target: ratioAtLeast(0.5), run: statelessRun(modes.Single)},
+		{name: "bulk", baseline: "raw-consume", target: ratioAtLeast(0.75), run: statelessRun(modes.Bulk)},
 		// Issue 4: a backlog with a fixed cost per handler call (one
 		// RocksDB write), forced single against auto.
-		{name: "single-catchup", run: catchupRun("single")},
-		{name: "auto-catchup", baseline: "single-catchup", target: ratioAtLeast(1.5), run: catchupRun("auto")},
+		{name: "single-catchup", run: catchupRun(modes.Single)},
+		{name: "auto-catchup", baseline: "single-catchup", target: ratioAtLeast(1.5), run: catchupRun(modes.Auto)},
 		{name: "memory-count", baseline: "raw-consume", target: ratioAtLeast(0.25), run: countRun("memory://")},
 		{name: "rocksdb-count", baseline: "raw-rocksdb", target: ratioAtLeast(3), run: countRun("rocksdb://")},
 		{name: "restore-memory", baseline: "raw-consume", prepare: restore.prepare, run: restore.run("memory://")},

@@ -31,6 +31,20 @@ func (m Mode) String() string {
 	return fmt.Sprintf("mode(%d)", int(m))
 }
 
+// MarshalText writes the mode as String does, so JSON and YAML show
+// "single", not a number.
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText reads a mode as Parse does.
+func (m *Mode) UnmarshalText(b []byte) error {
+	v, err := Parse(string(b))
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
+}
+
 // Parse reads a mode as written in configuration: "auto", "single" or
 // "bulk".
 func Parse(s string) (Mode, error) {

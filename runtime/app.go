@@ -10,7 +10,11 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/internal/settings"
 	"github.com/eddy-streams/eddy/modes"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/tables"
@@ -52,11 +56,9 @@ type appCommand struct {
 // the others: for demos, data loaders, migrations. run gets the arguments
 // after the subcommand's name; an error exits 1.
 func (a *App) Command(name, summary string, run func(ctx context.Context, args []string) error) {
-	for _, c := range commands() {
-		if c.name == name {
-			a.errorf("runtime: Command %q: the binary already has that subcommand", name)
-			return
-		}
+	if builtinCommand(name) {
+		a.errorf("runtime: Command %q: the binary already has that subcommand", name)
+		return
 	}
 	a.commands = append(a.commands, appCommand{name: name, summary: summary, run: run})
 }
@@ -83,6 +85,27 @@ const (
 // WithErrorPolicy sets the policy for handlers without OnError. Default
 // ContinueOnError.
 func WithErrorPolicy(p ErrorPolicy) Option { return func(a *App) { a.errorPolicy = p } }
+
+// observability is how an App reports: providers given as options, else
+// its own Prometheus exporter and tracing from the OTEL_* environment.
+type observability struct {
+	meterProvider  metric.MeterProvider
+	tracerProvider trace.TracerProvider
+}
+
+// WithMeterProvider sends the app's metrics to mp instead of the worker's
+// own Prometheus exporter; /metrics then answers 404. Default: a Prometheus
+// exporter served at /metrics.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(a *App) { a.obs.meterProvider = mp }
+}
+
+// WithTracerProvider traces handled records with tp. Default: tracing is
+// off unless the standard OTEL_TRACES_EXPORTER or OTEL_EXPORTER_OTLP_*
+// variables ask for it.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(a *App) { a.obs.tracerProvider = tp }
+}
 
 // NewApp returns an app named name. The name is the default consumer group
 // and client id, and prefixes the app's internal topics.
@@ -202,7 +225,7 @@ func (a *App) checkSteps(steps [][]string) error {
 		for _, t := range st {
 			if !slices.Contains(sources, t) {
 				errs = append(errs, fmt.Errorf("runtime: steps: step %d names topic %q, which no handler consumes (handlers consume %s)%s",
-					i+1, t, strings.Join(sources, ", "), didYouMean(t, sources)))
+					i+1, t, strings.Join(sources, ", "), settings.DidYouMean(t, sources)))
 			}
 		}
 	}

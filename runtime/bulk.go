@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/internal/telemetry"
 )
 
 // bulkProcessor is the processor of a handler with OnBulk: an
@@ -42,13 +43,13 @@ func newHandlerProcessor[K, V any](p *processor[K, V]) actors.Processor {
 func (p *bulkProcessor[K, V]) ProcessBatch(call *actors.Call) (err error) {
 	start := time.Now()
 	batch := call.Batch
-	p.ctr.consumed.Add(int64(len(batch)))
-	p.ctr.batches.Add(1)
+	p.ctr.Consumed.Add(int64(len(batch)))
+	p.ctr.Batches.Add(1)
 	p.ctx = Context{Context: call.Ctx, call: call, w: p.w, outputs: p.outputs, tables: p.tables}
 	c := &p.ctx
-	if p.w.tel.tracer != nil {
+	if p.w.tel.Tracing() {
 		var span trace.Span
-		c.Context, span = p.w.tel.startBatchSpan(c.Context, batch)
+		c.Context, span = p.w.tel.StartBatchSpan(c.Context, batch)
 		completed := false
 		defer func() { endSpan(span, completed, err) }()
 		defer func() { completed = true }()
@@ -57,7 +58,7 @@ func (p *bulkProcessor[K, V]) ProcessBatch(call *actors.Call) (err error) {
 	if err != nil && call.Ctx.Err() != nil {
 		return fmt.Errorf("%w: %w", actors.ErrInterrupted, err)
 	}
-	p.w.tel.observeLatency(p.ctr, time.Since(start))
+	p.w.tel.ObserveLatency(p.ctr, time.Since(start))
 	return err
 }
 
@@ -103,7 +104,7 @@ func (p *bulkProcessor[K, V]) handleBatch(c *Context, batch []*Record) error {
 			return p.batchFailed(c, p.records(msgs), fmt.Errorf("DidReceiveBulk: %w", err))
 		}
 		if dropped := len(msgs) - len(kept); dropped > 0 {
-			p.ctr.dropped.Add(int64(dropped))
+			p.ctr.Dropped.Add(int64(dropped))
 		}
 		msgs = kept
 	}
@@ -117,7 +118,7 @@ func (p *bulkProcessor[K, V]) handleBatch(c *Context, batch []*Record) error {
 		}
 		return p.batchFailed(c, recs, err)
 	}
-	p.ctr.handled.Add(int64(len(msgs)))
+	p.ctr.Handled.Add(int64(len(msgs)))
 	p.finishBatch(c, recs, Handled)
 	return nil
 }
@@ -144,10 +145,10 @@ func (p *bulkProcessor[K, V]) batchFailed(c *Context, recs []*Record, err error)
 	}
 	kind := errorKind(err)
 	n := int64(len(recs))
-	if kind == errPanic {
-		p.ctr.panics.Add(n)
+	if kind == telemetry.ErrPanic {
+		p.ctr.Panics.Add(n)
 	} else {
-		p.ctr.handlerErrors.Add(n)
+		p.ctr.HandlerErrors.Add(n)
 	}
 	switch {
 	case p.errs != nil:
@@ -160,7 +161,7 @@ func (p *bulkProcessor[K, V]) batchFailed(c *Context, recs []*Record, err error)
 		c.Logger().Warn("skipping batch after error", "err", err, "error_type", kind,
 			"records", len(recs), "first_offset", recs[0].Offset, "last_offset", recs[len(recs)-1].Offset)
 	}
-	p.ctr.skipped.Add(n)
+	p.ctr.Skipped.Add(n)
 	p.finishBatch(c, recs, Skipped)
 	return nil
 }

@@ -3,6 +3,9 @@ package runtime
 import (
 	"errors"
 	"flag"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -12,6 +15,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eddy-streams/eddy/internal/settings"
+	"github.com/eddy-streams/eddy/modes"
 )
 
 // configInput is what a user hands the loader. In args, env and the wanted
@@ -57,11 +63,11 @@ func (in configInput) load(t *testing.T) (Config, func(string) string, error) {
 
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	l := bindConfig(fs)
+	l := configTable(app).Bind(fs)
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("Parse(%q): %v", args, err)
 	}
-	c, err := l.load(app, env)
+	c, err := l.Load(env)
 	return c, expand, err
 }
 
@@ -86,7 +92,7 @@ func TestConfigDefaults(t *testing.T) {
 		Balancer:             "cooperative-sticky",
 		MaxInFlight:          10000,
 		FetchMaxWait:         100 * time.Millisecond,
-		Mode:                 "auto",
+		Mode:                 modes.Auto,
 		AutoLagHigh:          10000,
 		AutoLagLow:           1000,
 		AutoMinDwell:         10 * time.Second,
@@ -120,39 +126,95 @@ func TestConfigDefaults(t *testing.T) {
 // it, parses back to what DefaultConfig holds.
 func TestConfigTableCoversConfig(t *testing.T) {
 	t.Parallel()
-	settings := configSettings()
-	if n := reflect.TypeFor[Config]().NumField(); n != len(settings) {
-		t.Errorf("Config has %d fields but the table has %d settings", n, len(settings))
+	table := configSettings("app")
+	if n := reflect.TypeFor[Config]().NumField(); n != len(table) {
+		t.Errorf("Config has %d fields but the table has %d settings", n, len(table))
 	}
+	docs := configFieldDocs(t)
 	keys, envs, flags := map[string]bool{}, map[string]bool{}, map[string]bool{"config": true}
-	for _, s := range settings {
+	for _, s := range table {
 		for _, u := range []struct {
 			seen map[string]bool
 			name string
-		}{{keys, s.key}, {envs, s.env}, {flags, s.flag}} {
+		}{{keys, s.Key}, {envs, s.Env}, {flags, s.Flag}} {
 			if u.seen[u.name] {
 				t.Errorf("%q is used by two settings", u.name)
 			}
 			u.seen[u.name] = true
 		}
-		if s.doc == "" || s.arg == "" {
-			t.Errorf("setting %q lacks doc or arg", s.key)
+		if s.Doc == "" || s.Arg == "" {
+			t.Errorf("setting %q lacks doc or arg", s.Key)
 		}
-		if s.kind == mapSetting {
+		// The Config field's doc comment, which godoc shows, names the
+		// setting's key, variable, flag and default.
+		def := DefaultConfig("app")
+		field := fieldOf(&def, s.Field(&def))
+		doc := docs[field]
+		for _, want := range []string{"YAML " + s.Key, s.Env, "--" + s.Flag} {
+			if !strings.Contains(doc, want) {
+				t.Errorf("the doc of Config.%s does not name %q", field, want)
+			}
+		}
+		norm := strings.NewReplacer(" ", "", "\"", "", "`", "", "\n", "", "//", "").Replace
+		if s.Default != "" && !strings.Contains(strings.ToLower(norm(doc)), strings.ToLower(norm(s.Default))) {
+			t.Errorf("the doc of Config.%s does not give its default %q", field, s.Default)
+		}
+		if s.Kind == settings.Map {
 			continue
 		}
-		def := s.def
-		if def == appNameDefault {
-			def = "app"
+		shown := s.Default
+		if shown == appNameDefault {
+			shown = "app"
 		}
 		c := DefaultConfig("app")
-		if err := s.set(&c, def); err != nil {
-			t.Errorf("setting %q: its default %q does not parse: %v", s.key, s.def, err)
+		if err := s.Set(&c, shown); err != nil {
+			t.Errorf("setting %q: its default %q does not parse: %v", s.Key, s.Default, err)
 		}
 		if want := DefaultConfig("app"); !reflect.DeepEqual(c, want) {
-			t.Errorf("setting %q: parsing its shown default %q changes the config:\n%+v\nwant\n%+v", s.key, s.def, c, want)
+			t.Errorf("setting %q: parsing its shown default %q changes the config:\n%+v\nwant\n%+v", s.Key, s.Default, c, want)
+		}
+		// App.Run gives zero fields their defaults: that is unambiguous
+		// only while no setting accepts its zero value as something else.
+		var zero Config
+		if v := s.Get(&zero); !reflect.ValueOf(s.Field(&def)).Elem().IsZero() && s.Set(&zero, v) == nil {
+			t.Errorf("setting %q accepts its zero value %q, which App.Run would replace with the default %q", s.Key, v, s.Default)
 		}
 	}
+}
+
+// configFieldDocs returns the doc comments of Config's fields, by name,
+// as config.go has them.
+func configFieldDocs(t *testing.T) map[string]string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "config.go", nil, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := map[string]string{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		ts, ok := n.(*ast.TypeSpec)
+		if !ok || ts.Name.Name != "Config" {
+			return true
+		}
+		for _, fl := range ts.Type.(*ast.StructType).Fields.List {
+			for _, name := range fl.Names {
+				docs[name.Name] = fl.Doc.Text()
+			}
+		}
+		return false
+	})
+	return docs
+}
+
+// fieldOf names the field of *c that ptr points to.
+func fieldOf(c *Config, ptr any) string {
+	v := reflect.ValueOf(c).Elem()
+	for i := range v.NumField() {
+		if v.Field(i).Addr().Pointer() == reflect.ValueOf(ptr).Pointer() {
+			return v.Type().Field(i).Name
+		}
+	}
+	return "?"
 }
 
 func TestConfigLayers(t *testing.T) {
@@ -630,34 +692,14 @@ func TestConfigEmptyAppName(t *testing.T) {
 	t.Parallel()
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	l := bindConfig(fs)
+	l := configTable("").Bind(fs)
 	if err := fs.Parse([]string{"--client-id", "c"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := l.load("", nil)
+	_, err := l.Load(nil)
 	const want = "runtime: config: group: is empty: name the app, or set --group, EDDY_GROUP or group in the config file"
 	if err == nil || err.Error() != want {
 		t.Fatalf("got error %v, want %q", err, want)
-	}
-}
-
-func TestConfigDidYouMean(t *testing.T) {
-	t.Parallel()
-	candidates := []string{"handler.max_attempts", "handler.backoff", "EDDY_GROUP", "group"}
-	tests := []struct {
-		got, want string
-	}{
-		{"handler.max_attemps", ` (did you mean "handler.max_attempts"?)`},
-		{"handler.bakoff", ` (did you mean "handler.backoff"?)`},
-		{"EDDY_GRUOP", ` (did you mean "EDDY_GROUP"?)`}, // a swap is two edits
-		{"Group", ` (did you mean "group"?)`},
-		{"gp", ""}, // three edits away
-		{"brokers", ""},
-	}
-	for _, tt := range tests {
-		if got := didYouMean(tt.got, candidates); got != tt.want {
-			t.Errorf("didYouMean(%q) = %q, want %q", tt.got, got, tt.want)
-		}
 	}
 }
 
@@ -670,7 +712,7 @@ func TestConfigReference(t *testing.T) {
 	if !strings.Contains(ref, "`EDDY_CONFIG`") || !strings.Contains(ref, "`--config FILE`") {
 		t.Errorf("reference does not say how to name the config file:\n%s", ref)
 	}
-	settings := configSettings()
+	settings := configSettings("app")
 	rows := 0
 	for line := range strings.SplitSeq(ref, "\n") {
 		if strings.HasPrefix(line, "| `") {
@@ -682,23 +724,23 @@ func TestConfigReference(t *testing.T) {
 	}
 
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	bindConfig(fs)
+	configTable("app").Bind(fs)
 	if fs.Lookup("config") == nil {
 		t.Error("bindConfig did not register --config")
 	}
 	for _, s := range settings {
-		for _, want := range []string{"`" + s.key, "`" + s.env, "`--" + s.flag} {
+		for _, want := range []string{"`" + s.Key, "`" + s.Env, "`--" + s.Flag} {
 			if !strings.Contains(ref, want) {
-				t.Errorf("reference lacks %s of setting %q", want, s.key)
+				t.Errorf("reference lacks %s of setting %q", want, s.Key)
 			}
 		}
-		f := fs.Lookup(s.flag)
+		f := fs.Lookup(s.Flag)
 		if f == nil {
-			t.Errorf("bindConfig did not register --%s", s.flag)
+			t.Errorf("bindConfig did not register --%s", s.Flag)
 			continue
 		}
-		if !strings.Contains(f.Usage, s.env) {
-			t.Errorf("usage of --%s does not name %s: %q", s.flag, s.env, f.Usage)
+		if !strings.Contains(f.Usage, s.Env) {
+			t.Errorf("usage of --%s does not name %s: %q", s.Flag, s.Env, f.Usage)
 		}
 	}
 	for _, want := range []string{"`EDDY_SETTING_<NAME>`", "`--set name=value`", "`settings.<name>`", "| `commit_interval` | `EDDY_COMMIT_INTERVAL` | `--commit-interval` | `5s` |", "| the app name |"} {
@@ -720,7 +762,7 @@ func TestConfigModesAndSteps(t *testing.T) {
 	}
 	c := load(configInput{file: "mode: bulk\nauto:\n  lag_high: 500\n  lag_low: 50\n  min_dwell: 2s\n" +
 		"bulk:\n  max_records: 200\n  max_wait: 50ms\nsteps:\n  - [users, products]\n  - prices\n"})
-	if c.Mode != "bulk" || c.AutoLagHigh != 500 || c.AutoLagLow != 50 || c.AutoMinDwell != 2*time.Second ||
+	if c.Mode != modes.Bulk || c.AutoLagHigh != 500 || c.AutoLagLow != 50 || c.AutoMinDwell != 2*time.Second ||
 		c.BulkMaxRecords != 200 || c.BulkMaxWait != 50*time.Millisecond {
 		t.Fatalf("file settings not applied: %+v", c)
 	}
@@ -728,7 +770,7 @@ func TestConfigModesAndSteps(t *testing.T) {
 		t.Fatalf("steps from the file = %q, want %q", c.Steps, want)
 	}
 	c = load(configInput{env: []string{"EDDY_STEPS=users, products ; prices"}, args: []string{"--mode", "single"}})
-	if want := [][]string{{"users", "products"}, {"prices"}}; !reflect.DeepEqual(c.Steps, want) || c.Mode != "single" {
+	if want := [][]string{{"users", "products"}, {"prices"}}; !reflect.DeepEqual(c.Steps, want) || c.Mode != modes.Single {
 		t.Fatalf("steps from EDDY_STEPS = %q, mode %q", c.Steps, c.Mode)
 	}
 	// A defaulted batch size follows a smaller max_in_flight.

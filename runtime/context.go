@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/internal/telemetry"
 	"github.com/eddy-streams/eddy/tables"
 )
 
@@ -19,8 +20,8 @@ type Context struct {
 	call    *actors.Call
 	w       *worker
 	log     *slog.Logger
-	outputs map[string]*topicCounters // the processor's cache, by topic
-	tables  *tables.Partition         // the partition's table shards; nil without tables
+	outputs map[string]*telemetry.TopicCounters // the processor's cache, by topic
+	tables  *tables.Partition                   // the partition's table shards; nil without tables
 }
 
 // Record returns the raw record being handled; in an OnBulk call (and the
@@ -61,18 +62,18 @@ func (c *Context) Produce(rec *Record) error {
 	}
 	tc := c.outputs[rec.Topic]
 	if tc == nil {
-		tc = c.w.tel.topic(rec.Topic)
+		tc = c.w.tel.Topic(rec.Topic)
 		c.outputs[rec.Topic] = tc
 	}
-	c.w.tel.inject(c.Context, rec)
+	c.w.tel.Inject(c.Context, rec)
 	release := c.call.Hold()
 	// The client's own context, not the handler's: a produce that was
 	// started must finish even if the partition is being revoked.
 	c.w.client.Produce(c.w.produceCtx, rec, func(_ *Record, err error) {
 		if err != nil {
-			tc.failed.Add(1)
+			tc.Failed.Add(1)
 		} else {
-			tc.sent.Add(1)
+			tc.Sent.Add(1)
 		}
 		release(err)
 	})

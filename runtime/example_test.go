@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddy-streams/eddy/broker"
 	"github.com/eddy-streams/eddy/runtime"
 	"github.com/eddy-streams/eddy/serde"
 )
@@ -28,17 +29,17 @@ func (s *shout) OnMessage(ctx *runtime.Context, msg *runtime.Message[string, str
 
 // An app with one handler, run against an embedded broker.
 func Example() {
-	broker, err := runtime.StartBroker(runtime.BrokerOptions{Topics: []string{"greetings"}, Partitions: 1})
+	b, err := broker.Start(broker.Options{Topics: []string{"greetings"}, Partitions: 1})
 	if err != nil {
 		panic(err)
 	}
-	defer broker.Close()
-	seed(broker.Addrs(), "greetings", "ann:hello", "bob:hi", "cy:hey")
+	defer b.Close()
+	seed(b.Addrs(), "greetings", "ann:hello", "bob:hi", "cy:hey")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	app := runtime.NewApp("shouter", runtime.WithLogger(slog.New(slog.DiscardHandler)))
 	runtime.Handle(app, &shout{cancel: cancel}, serde.String(), serde.String(), "greetings")
-	if err := app.Run(ctx, runtime.Config{Brokers: broker.Addrs()}); err != nil {
+	if err := app.Run(ctx, runtime.Config{Brokers: b.Addrs()}); err != nil {
 		panic(err)
 	}
 	// Output:

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/eddy-streams/eddy/actors"
 )
 
@@ -58,7 +56,7 @@ func (w *worker) status() Status {
 		Ready:      w.engine.Ready(),
 		Partitions: w.engine.Status(),
 		Steps:      w.engine.Steps(),
-		Records:    w.tel.totals(),
+		Records:    RecordCounts(w.tel.Totals()),
 	}
 }
 
@@ -80,8 +78,8 @@ func (w *worker) serveHTTP(addr string) (*httpServer, error) {
 	})
 	// {key...}: keys may hold "/" (page names do), escaped as %2F or not.
 	mux.HandleFunc("GET /tables/{table}/{key...}", w.serveTable)
-	if w.tel.registry != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(w.tel.registry, promhttp.HandlerOpts{}))
+	if h := w.tel.Handler(); h != nil {
+		mux.Handle("GET /metrics", h)
 	} else {
 		mux.HandleFunc("GET /metrics", func(rw http.ResponseWriter, _ *http.Request) {
 			writeJSON(rw, http.StatusNotFound, map[string]string{"error": "metrics go to the MeterProvider the app was given"})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddy-streams/eddy/modes"
 	"github.com/eddy-streams/eddy/serde"
 )
 
@@ -64,7 +65,7 @@ func records(topic string, partition int32, from, n int) []*kgo.Record {
 
 func bulkConfig(t *testing.T, brokers []string, maxRecords int, maxWait time.Duration) Config {
 	cfg := testConfig(t, brokers)
-	cfg.Mode = "bulk"
+	cfg.Mode = modes.Bulk
 	cfg.BulkMaxRecords = maxRecords
 	cfg.BulkMaxWait = maxWait
 	return cfg
@@ -307,7 +308,7 @@ func TestAutoSwitchesToBulkUnderBacklogAndBack(t *testing.T) {
 	app := NewApp("auto", WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	Handle[[]byte, []byte](app, h, serde.Bytes(), serde.Bytes(), "a")
 	cfg := testConfig(t, brokers)
-	cfg.Mode = "auto"
+	cfg.Mode = modes.Auto
 	cfg.AutoLagHigh, cfg.AutoLagLow, cfg.AutoMinDwell = 500, 10, 200*time.Millisecond
 	// Caught up, a partial batch goes at once: it never waits max_wait.
 	cfg.BulkMaxRecords, cfg.BulkMaxWait = 100, time.Hour

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/internal/telemetry"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/tables"
 )
@@ -30,8 +31,8 @@ type processor[K, V any] struct {
 	def   ContextDefiner
 
 	tables  *tables.Partition // nil without tables
-	ctr     *partitionCounters
-	outputs map[string]*topicCounters // cache of the telemetry's, by topic
+	ctr     *telemetry.PartitionCounters
+	outputs map[string]*telemetry.TopicCounters // cache of the telemetry's, by topic
 
 	ctx Context
 	msg Message[K, V]
@@ -39,7 +40,7 @@ type processor[K, V any] struct {
 
 func newProcessor[K, V any](w *worker, tp actors.TopicPartition, part *tables.Partition, h Handler[K, V], keys serde.Codec[K], values serde.Codec[V]) *processor[K, V] {
 	p := &processor[K, V]{w: w, keys: keys, values: values, h: h, tables: part,
-		ctr: w.tel.partition(tp), outputs: make(map[string]*topicCounters)}
+		ctr: w.tel.Partition(tp), outputs: make(map[string]*telemetry.TopicCounters)}
 	p.tomb, _ = h.(TombstoneHandler[K, V])
 	p.onErr, _ = h.(ErrorHandler)
 	p.recv, _ = h.(Receiver[K, V])
@@ -50,12 +51,12 @@ func newProcessor[K, V any](w *worker, tp actors.TopicPartition, part *tables.Pa
 
 func (p *processor[K, V]) Process(call *actors.Call) (err error) {
 	start := time.Now()
-	p.ctr.consumed.Add(1)
+	p.ctr.Consumed.Add(1)
 	p.ctx = Context{Context: call.Ctx, call: call, w: p.w, outputs: p.outputs, tables: p.tables}
 	c := &p.ctx
-	if p.w.tel.tracer != nil {
+	if p.w.tel.Tracing() {
 		var span trace.Span
-		c.Context, span = p.w.tel.startSpan(c.Context, call.Record)
+		c.Context, span = p.w.tel.StartSpan(c.Context, call.Record)
 		completed := false
 		defer func() { endSpan(span, completed, err) }()
 		defer func() { completed = true }()
@@ -70,7 +71,7 @@ func (p *processor[K, V]) Process(call *actors.Call) (err error) {
 	} else {
 		p.finish(c, call.Record, outcome)
 	}
-	p.w.tel.observeLatency(p.ctr, time.Since(start))
+	p.w.tel.ObserveLatency(p.ctr, time.Since(start))
 	return err
 }
 
@@ -112,7 +113,7 @@ func (p *processor[K, V]) handle(c *Context) (Outcome, error) {
 	if err != nil {
 		return 0, err
 	}
-	p.ctr.handled.Add(1)
+	p.ctr.Handled.Add(1)
 	return Handled, nil
 }
 
@@ -130,7 +131,7 @@ func (p *processor[K, V]) receive(c *Context, rec *Record, msg *Message[K, V]) (
 	}
 	tombstone := rec.Value == nil
 	if tombstone && p.tomb == nil {
-		p.ctr.tombstonesSkipped.Add(1)
+		p.ctr.TombstonesSkipped.Add(1)
 		return nil, SkippedTombstone, nil
 	}
 	if !tombstone {
@@ -146,7 +147,7 @@ func (p *processor[K, V]) receive(c *Context, rec *Record, msg *Message[K, V]) (
 			return nil, 0, fmt.Errorf("DidReceive: %w", err)
 		}
 		if m == nil {
-			p.ctr.dropped.Add(1)
+			p.ctr.Dropped.Add(1)
 			return nil, Dropped, nil
 		}
 		msg = m
@@ -163,12 +164,12 @@ func (p *processor[K, V]) failed(c *Context, rec *Record, err error) error {
 	}
 	kind := errorKind(err)
 	switch kind {
-	case errDecode:
-		p.ctr.decodeErrors.Add(1)
-	case errPanic:
-		p.ctr.panics.Add(1)
+	case telemetry.ErrDecode:
+		p.ctr.DecodeErrors.Add(1)
+	case telemetry.ErrPanic:
+		p.ctr.Panics.Add(1)
 	default:
-		p.ctr.handlerErrors.Add(1)
+		p.ctr.HandlerErrors.Add(1)
 	}
 	stop := func(cause error) error {
 		return &RecordError{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Err: cause}
@@ -182,7 +183,7 @@ func (p *processor[K, V]) failed(c *Context, rec *Record, err error) error {
 	} else {
 		c.Logger().Warn("skipping record after error", "err", err, "error_type", kind)
 	}
-	p.ctr.skipped.Add(1)
+	p.ctr.Skipped.Add(1)
 	p.finish(c, rec, Skipped)
 	return nil
 }
@@ -213,10 +214,10 @@ func errorKind(err error) string {
 	var pe *PanicError
 	switch {
 	case errors.As(err, &de):
-		return errDecode
+		return telemetry.ErrDecode
 	case errors.As(err, &pe):
-		return errPanic
+		return telemetry.ErrPanic
 	default:
-		return errHandler
+		return telemetry.ErrHandler
 	}
 }

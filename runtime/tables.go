@@ -197,7 +197,7 @@ func (w *worker) setupTables(ctx context.Context) error {
 		},
 		Restore:    []kgo.Opt{kgo.SeedBrokers(w.brokers...), kgo.ClientID(w.cfg.ClientID + "-restore")},
 		Logger:     w.logger,
-		OnRestored: w.tel.restored,
+		OnRestored: w.restored,
 	})
 	return w.observeTables()
 }
@@ -207,10 +207,24 @@ func (w *worker) observeTables() error {
 	for i, t := range w.app.tables {
 		defs[i] = t.def
 	}
-	if err := w.tel.observeTables(w.tables.shards, defs); err != nil {
+	shards := func(report func(table string, partition int32, keys int64)) {
+		for _, d := range defs {
+			for _, sh := range w.tables.shards(d) {
+				if n, err := sh.Len(); err == nil {
+					report(d.Name(), sh.Partition(), n)
+				}
+			}
+		}
+	}
+	if err := w.tel.ObserveTables(shards); err != nil {
 		return fmt.Errorf("runtime: table metrics: %w", err)
 	}
 	return nil
+}
+
+// restored reports a finished restore to telemetry.
+func (w *worker) restored(st tables.RestoreStats) {
+	w.tel.Restored(st.Table, st.Partition, st.Records, st.Duration)
 }
 
 // startGlobals opens the global tables' stores and starts following their
@@ -240,7 +254,7 @@ func (w *worker) startGlobals(ctx context.Context, globals map[*tables.Def]store
 	opts := []kgo.Opt{kgo.SeedBrokers(w.brokers...), kgo.ClientID(w.cfg.ClientID + "-global")}
 	for _, g := range ts.globals {
 		ts.followers.Go(func() {
-			if err := g.Run(fctx, opts, w.logger, w.tel.restored); err != nil {
+			if err := g.Run(fctx, opts, w.logger, w.restored); err != nil {
 				ts.followErr <- err
 			}
 		})

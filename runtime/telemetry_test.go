@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/eddy-streams/eddy/internal/cli"
 	"github.com/eddy-streams/eddy/internal/faults"
 	"github.com/eddy-streams/eddy/serde"
 )
@@ -396,7 +397,7 @@ func TestJSONLogsNamePartition(t *testing.T) {
 	go func() {
 		done <- runCLI(ctx, app, []string{"worker", "--brokers", strings.Join(brokers, ","), "--http", "off",
 			"--log-format", "json", "--group", "g-" + t.Name()},
-			cliIO{in: strings.NewReader(""), out: io.Discard, err: stderr})
+			cli.IO{In: strings.NewReader(""), Out: io.Discard, Err: stderr})
 	}()
 
 	var assigned, skipped, restarted []map[string]any

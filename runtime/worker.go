@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -17,7 +16,10 @@ import (
 	"github.com/twmb/franz-go/plugin/kslog"
 
 	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/broker"
+	"github.com/eddy-streams/eddy/internal/cli"
 	"github.com/eddy-streams/eddy/internal/logfloor"
+	"github.com/eddy-streams/eddy/internal/telemetry"
 	"github.com/eddy-streams/eddy/tables"
 )
 
@@ -30,7 +32,7 @@ type worker struct {
 	produceCtx context.Context
 	engine     *actors.Engine
 	brokers    []string
-	tel        *telemetry
+	tel        *telemetry.Telemetry
 	tables     *tableState
 	// setUp is closed once start-up (table stores, changelogs) is done
 	// or failed: the client joins the group as soon as it exists, so
@@ -60,13 +62,11 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := a.validate(); err != nil {
 		return err
 	}
-	cfg = cfg.withDefaults(a.name)
-	w := &worker{app: a, cfg: cfg, logger: logger.With("app", a.name), setUp: make(chan struct{})}
-
-	policy, err := cfg.modePolicy()
+	cfg, err := cfg.complete(a.name)
 	if err != nil {
 		return err
 	}
+	w := &worker{app: a, cfg: cfg, logger: logger.With("app", a.name), setUp: make(chan struct{})}
 	if err := a.checkSteps(cfg.Steps); err != nil {
 		return err
 	}
@@ -80,21 +80,23 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	w.brokers = cfg.Brokers
 	if len(w.brokers) == 0 {
-		b, err := startBroker(brokerOptions{partitions: cfg.TopicPartitions, topics: a.Topics(), port: 9092, anyPort: true})
+		b, err := broker.Start(broker.Options{Listen: "127.0.0.1:9092", FallbackToFreePort: true,
+			Partitions: cfg.TopicPartitions, Topics: a.Topics()})
 		if err != nil {
-			return err
+			return fmt.Errorf("runtime: embedded broker: %w", err)
 		}
 		defer b.Close()
-		w.brokers = b.ListenAddrs()
+		w.brokers = b.Addrs()
 		w.logger.Info("no brokers configured: started an embedded broker (data is lost on exit)",
 			"brokers", strings.Join(w.brokers, ","), "topics", a.Topics(), "partitions", cfg.TopicPartitions)
 	}
 
-	tel, err := newTelemetry(ctx, a, cfg.Group)
+	tel, err := telemetry.New(ctx, telemetry.Config{Service: a.name, Group: cfg.Group,
+		MeterProvider: a.obs.meterProvider, TracerProvider: a.obs.tracerProvider})
 	if err != nil {
-		return err
+		return fmt.Errorf("runtime: %w", err)
 	}
-	defer tel.close() // after the client's Close below: it flushes what the client reported
+	defer tel.Close() // after the client's Close below: it flushes what the client reported
 	w.tel = tel
 	engine, err := actors.New(actors.Config{
 		NewProcessor:   w.newProcessor,
@@ -107,7 +109,7 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		DrainTimeout:   cfg.ShutdownTimeout,
 		StallTimeout:   cfg.StallTimeout,
 		Observer:       tel,
-		Modes:          policy,
+		Modes:          cfg.modePolicy(),
 		BulkMaxRecords: cfg.BulkMaxRecords,
 		BulkMaxWait:    cfg.BulkMaxWait,
 		Steps:          cfg.Steps,
@@ -117,7 +119,7 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	w.engine = engine
-	if err := tel.observeEngine(engine); err != nil {
+	if err := tel.ObserveEngine(engine); err != nil {
 		return fmt.Errorf("runtime: metrics: %w", err)
 	}
 	opts, err := w.clientOptions()
@@ -173,7 +175,7 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if cause := context.Cause(runCtx); err == nil && cause != nil && ctx.Err() == nil {
 		err = cause
 	}
-	totals := tel.totals()
+	totals := tel.Totals()
 	w.logger.Info("worker stopped", "handled", totals.Handled, "skipped", totals.Skipped, "produced", totals.Produced)
 	return err
 }
@@ -260,7 +262,7 @@ func (w *worker) clientOptions() ([]kgo.Opt, error) {
 		// after backpressure joins the next fetch request, so a long
 		// poll for caught-up partitions holds it back for that long.
 		kgo.FetchMaxWait(cfg.FetchMaxWait),
-		kgo.WithHooks(w.tel.kotel.Hooks()...),
+		kgo.WithHooks(w.tel.ClientHooks()...),
 		// The client's own warnings (connections, group errors) go to the
 		// app's log; its info lines only at debug level.
 		kgo.WithLogger(kslog.New(w.clientLogger())),
@@ -296,7 +298,7 @@ func (w *worker) checkTopics(ctx context.Context) error {
 	if len(missing) > 0 {
 		sort.Strings(missing)
 		return fmt.Errorf("runtime: topics missing on %s: %s (create them with `%s topics create`, or check the names)",
-			strings.Join(w.brokers, ","), strings.Join(missing, ", "), binaryName())
+			strings.Join(w.brokers, ","), strings.Join(missing, ", "), cli.Binary())
 	}
 	return nil
 }
@@ -309,11 +311,4 @@ func (w *worker) clientLogger() *slog.Logger {
 		min = slog.LevelDebug
 	}
 	return slog.New(logfloor.New(w.logger.Handler(), min)).With("component", "kafka")
-}
-
-func binaryName() string {
-	if len(os.Args) == 0 {
-		return "<app>"
-	}
-	return filepath.Base(os.Args[0])
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddy-streams/eddy/broker"
 	"github.com/eddy-streams/eddy/runtime"
 )
 
@@ -31,24 +32,24 @@ func demo(ctx context.Context, app *runtime.App, j *joiner, args []string) error
 	if *nUsers < 1 || *nOrders < 1 {
 		return fmt.Errorf("demo: --users and --orders must be at least 1")
 	}
-	broker, err := runtime.StartBroker(runtime.BrokerOptions{Topics: app.Topics(), Partitions: 4})
+	b, err := broker.Start(broker.Options{Topics: app.Topics(), Partitions: 4})
 	if err != nil {
 		return err
 	}
-	defer broker.Close()
+	defer b.Close()
 	// The embedded broker starts empty, so the stores must too.
 	stateDir, err := os.MkdirTemp("", "eddy-enrich-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(stateDir)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(broker.Addrs()...),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...),
 		kgo.ConsumeTopics(enrichedTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	fmt.Printf("enrich: embedded broker at %s, RocksDB state in %s\n", broker.Addrs()[0], stateDir)
+	fmt.Printf("enrich: embedded broker at %s, RocksDB state in %s\n", b.Addrs()[0], stateDir)
 
 	// Everything is produced before the worker starts: the users step has
 	// every profile to load before the first order is joined.
@@ -60,7 +61,7 @@ func demo(ctx context.Context, app *runtime.App, j *joiner, args []string) error
 		*nUsers, in.deleted, *nOrders, in.strangers)
 
 	cfg := runtime.DefaultConfig(app.Name())
-	cfg.Brokers = broker.Addrs()
+	cfg.Brokers = b.Addrs()
 	cfg.HTTP = *httpAddr
 	cfg.StateDir = stateDir
 	cfg.CommitInterval = time.Second

@@ -20,6 +20,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddy-streams/eddy/broker"
 	"github.com/eddy-streams/eddy/internal/proctest"
 	"github.com/eddy-streams/eddy/runtime"
 )
@@ -247,9 +248,9 @@ func (w *world) problem(out output) string {
 
 // startBroker starts an embedded broker with the app's topics, closed when
 // the test ends, and a client of it.
-func startBroker(t *testing.T) (*runtime.Broker, *kgo.Client) {
+func startBroker(t *testing.T) (*broker.Broker, *kgo.Client) {
 	t.Helper()
-	b, err := runtime.StartBroker(runtime.BrokerOptions{Topics: []string{usersTopic, ordersTopic, enrichedTopic}, Partitions: partitions})
+	b, err := broker.Start(broker.Options{Topics: []string{usersTopic, ordersTopic, enrichedTopic}, Partitions: partitions})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +260,7 @@ func startBroker(t *testing.T) (*runtime.Broker, *kgo.Client) {
 
 // testConfig is a worker of group with memory stores, the steps
 // [[users]], frequent commits and no HTTP.
-func testConfig(b *runtime.Broker, group string) runtime.Config {
+func testConfig(b *broker.Broker, group string) runtime.Config {
 	cfg := runtime.DefaultConfig("enrich")
 	cfg.Brokers = b.Addrs()
 	cfg.Group = group

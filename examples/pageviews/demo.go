@@ -15,6 +15,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddy-streams/eddy/broker"
 	"github.com/eddy-streams/eddy/runtime"
 	"github.com/eddy-streams/eddy/tables"
 )
@@ -33,11 +34,11 @@ func demo(ctx context.Context, app *runtime.App, views *tables.Table[string, int
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	broker, err := runtime.StartBroker(runtime.BrokerOptions{Topics: app.Topics(), Partitions: 4})
+	b, err := broker.Start(broker.Options{Topics: app.Topics(), Partitions: 4})
 	if err != nil {
 		return err
 	}
-	defer broker.Close()
+	defer b.Close()
 	// The embedded broker starts empty, so the stores must too.
 	stateDir, err := os.MkdirTemp("", "eddy-pageviews-")
 	if err != nil {
@@ -46,17 +47,17 @@ func demo(ctx context.Context, app *runtime.App, views *tables.Table[string, int
 	defer os.RemoveAll(stateDir)
 
 	cfg := runtime.DefaultConfig(app.Name())
-	cfg.Brokers = broker.Addrs()
+	cfg.Brokers = b.Addrs()
 	cfg.HTTP = *httpAddr
 	cfg.StateDir = stateDir
 	cfg.CommitInterval = time.Second
 	cfg.LogLevel = slog.LevelWarn
-	fmt.Printf("pageviews: embedded broker at %s, RocksDB state in %s, %d views/s\n", broker.Addrs()[0], stateDir, *rate)
+	fmt.Printf("pageviews: embedded broker at %s, RocksDB state in %s, %d views/s\n", b.Addrs()[0], stateDir, *rate)
 	if cfg.HTTP != "off" {
 		fmt.Printf("pageviews: try http://%s/tables/page_views/%%2Fdocs and http://%s/status; Ctrl-C to stop\n", cfg.HTTP, cfg.HTTP)
 	}
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(broker.Addrs()...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...))
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddy-streams/eddy/broker"
 	"github.com/eddy-streams/eddy/runtime"
 )
 
@@ -25,24 +26,24 @@ func demo(ctx context.Context, app *runtime.App, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	broker, err := runtime.StartBroker(runtime.BrokerOptions{Topics: app.Topics(), Partitions: 4})
+	b, err := broker.Start(broker.Options{Topics: app.Topics(), Partitions: 4})
 	if err != nil {
 		return err
 	}
-	defer broker.Close()
+	defer b.Close()
 
 	cfg := runtime.DefaultConfig(app.Name())
-	cfg.Brokers = broker.Addrs()
+	cfg.Brokers = b.Addrs()
 	cfg.HTTP = *httpAddr
 	cfg.LogLevel = slog.LevelWarn
 	cfg.Settings = map[string]string{"allowed_keys": "user-1,user-2,user-3,user-4,user-5,user-6"}
 	fmt.Printf("demo: embedded broker at %s; generating %d events/s with keys user-1..user-8 (user-7 and user-8 are filtered out)\n",
-		broker.Addrs()[0], *rate)
+		b.Addrs()[0], *rate)
 	if cfg.HTTP != "off" {
 		fmt.Printf("demo: status at http://%s/status; Ctrl-C to stop\n", cfg.HTTP)
 	}
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(broker.Addrs()...), kgo.ConsumeTopics("heavy", "light"))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.ConsumeTopics("heavy", "light"))
 	if err != nil {
 		return err
 	}

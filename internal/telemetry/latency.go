@@ -1,4 +1,4 @@
-package runtime
+package telemetry
 
 import (
 	"context"
@@ -38,7 +38,7 @@ func (l *latency) observe(d time.Duration) {
 // latencyProducer is a metric Producer that reports the partitions'
 // latency histograms as messaging.process.duration, one series per topic.
 type latencyProducer struct {
-	t     *telemetry
+	t     *Telemetry
 	start time.Time
 }
 

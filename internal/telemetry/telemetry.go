@@ -1,9 +1,10 @@
-package runtime
+package telemetry
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/plugin/kotel"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel/attribute"
@@ -22,8 +24,9 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/eddy-streams/eddy/actors"
-	"github.com/eddy-streams/eddy/tables"
 )
 
 // instrumentationName names Eddy's meter and tracer.
@@ -31,19 +34,19 @@ const instrumentationName = "github.com/eddy-streams/eddy"
 
 // Error types of the eddy.messages.errors metric and of log lines.
 const (
-	errDecode  = "decode"
-	errHandler = "handler"
-	errPanic   = "panic"
+	ErrDecode  = "decode"
+	ErrHandler = "handler"
+	ErrPanic   = "panic"
 	errProduce = "produce"
 )
 
-// telemetry is one worker's metrics and traces. Counts on the record path
+// Telemetry is one worker's metrics and traces. Counts on the record path
 // are atomics read at collection time, so a record costs no metric call
-// but the latency histogram's.
-type telemetry struct {
+// but the latency histogram's. Its methods are safe for concurrent use.
+type Telemetry struct {
 	group    string
 	meter    metric.Meter
-	registry *prometheus.Registry // serves /metrics; nil with WithMeterProvider
+	registry *prometheus.Registry // serves /metrics; nil with a MeterProvider given
 	kotel    *kotel.Kotel
 	shutdown []func(context.Context) error
 
@@ -68,80 +71,76 @@ type telemetry struct {
 
 	mu struct {
 		sync.Mutex
-		parts    map[actors.TopicPartition]*partitionCounters
-		produced map[string]*topicCounters
+		parts    map[actors.TopicPartition]*PartitionCounters
+		produced map[string]*TopicCounters
 	}
 }
 
-// partitionCounters count what happened to one source partition's records
+// PartitionCounters count what happened to one source partition's records
 // over the worker's life; they survive the partition moving away and back,
-// so the counters stay monotonic.
-type partitionCounters struct {
+// so the counters stay monotonic. The partition's processor adds to them.
+type PartitionCounters struct {
 	attrs      attribute.Set // topic and partition
 	topicAttrs attribute.Set // topic only, for the latency histogram
 	latency    latency
 
-	consumed          atomic.Int64
-	handled           atomic.Int64
-	dropped           atomic.Int64
-	skipped           atomic.Int64
-	tombstonesSkipped atomic.Int64
-	decodeErrors      atomic.Int64
-	handlerErrors     atomic.Int64
-	panics            atomic.Int64
-	batches           atomic.Int64 // bulk handler calls
+	Consumed          atomic.Int64
+	Handled           atomic.Int64
+	Dropped           atomic.Int64
+	Skipped           atomic.Int64
+	TombstonesSkipped atomic.Int64
+	DecodeErrors      atomic.Int64
+	HandlerErrors     atomic.Int64
+	Panics            atomic.Int64
+	Batches           atomic.Int64 // bulk handler calls
 }
 
-// topicCounters count the records produced to one topic.
-type topicCounters struct {
+// TopicCounters count the records produced to one topic.
+type TopicCounters struct {
 	attrs  attribute.Set
-	sent   atomic.Int64
-	failed atomic.Int64
+	Sent   atomic.Int64
+	Failed atomic.Int64
 }
 
-// observability is how an App reports: providers given as options, else
-// its own Prometheus exporter and tracing from the OTEL_* environment.
-type observability struct {
-	meterProvider  metric.MeterProvider
-	tracerProvider trace.TracerProvider
+// Config configures New.
+type Config struct {
+	// Service is service.name, unless OTEL_SERVICE_NAME or
+	// OTEL_RESOURCE_ATTRIBUTES say otherwise: the app's name.
+	Service string
+	// Group is the consumer group, an attribute of every series.
+	Group string
+	// MeterProvider receives the metrics. Default: a Prometheus exporter
+	// served by Handler.
+	MeterProvider metric.MeterProvider
+	// TracerProvider traces handled records. Default: tracing is off
+	// unless the standard OTEL_TRACES_EXPORTER or OTEL_EXPORTER_OTLP_*
+	// variables ask for it.
+	TracerProvider trace.TracerProvider
 }
 
-// WithMeterProvider sends the app's metrics to mp instead of the worker's
-// own Prometheus exporter; /metrics then answers 404. Default: a Prometheus
-// exporter served at /metrics.
-func WithMeterProvider(mp metric.MeterProvider) Option {
-	return func(a *App) { a.obs.meterProvider = mp }
-}
-
-// WithTracerProvider traces handled records with tp. Default: tracing is
-// off unless the standard OTEL_TRACES_EXPORTER or OTEL_EXPORTER_OTLP_*
-// variables ask for it.
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return func(a *App) { a.obs.tracerProvider = tp }
-}
-
-// newTelemetry builds the worker's instruments. Close it with close.
-func newTelemetry(ctx context.Context, app *App, group string) (*telemetry, error) {
-	t := &telemetry{group: group}
-	t.mu.parts = make(map[actors.TopicPartition]*partitionCounters)
-	t.mu.produced = make(map[string]*topicCounters)
+// New builds a worker's instruments. Close it once the Kafka client is
+// closed: it flushes what the client reported.
+func New(ctx context.Context, cfg Config) (*Telemetry, error) {
+	t := &Telemetry{group: cfg.Group}
+	t.mu.parts = make(map[actors.TopicPartition]*PartitionCounters)
+	t.mu.produced = make(map[string]*TopicCounters)
 	// One resource for metrics and traces: service.name is the app's
 	// name unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES say
 	// otherwise.
 	res, err := resource.New(ctx,
-		resource.WithAttributes(attribute.String("service.name", app.name)),
+		resource.WithAttributes(attribute.String("service.name", cfg.Service)),
 		resource.WithFromEnv(), resource.WithTelemetrySDK())
 	if err != nil {
-		return nil, fmt.Errorf("runtime: telemetry resource: %w", err)
+		return nil, fmt.Errorf("telemetry: resource: %w", err)
 	}
 
-	mp := app.obs.meterProvider
+	mp := cfg.MeterProvider
 	if mp == nil {
 		t.registry = prometheus.NewRegistry()
 		exp, err := otelprom.New(otelprom.WithRegisterer(t.registry), otelprom.WithoutScopeInfo(),
 			otelprom.WithProducer(&latencyProducer{t: t, start: time.Now()}))
 		if err != nil {
-			return nil, fmt.Errorf("runtime: prometheus exporter: %w", err)
+			return nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
 		}
 		p := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(res))
 		t.shutdown = append(t.shutdown, p.Shutdown)
@@ -150,23 +149,23 @@ func newTelemetry(ctx context.Context, app *App, group string) (*telemetry, erro
 	t.meter = mp.Meter(instrumentationName)
 	t.kotel = kotel.NewKotel(kotel.WithMeter(kotel.NewMeter(kotel.MeterProvider(mp))))
 	if err := t.instruments(); err != nil {
-		return nil, fmt.Errorf("runtime: metrics: %w", err)
+		return nil, fmt.Errorf("telemetry: metrics: %w", err)
 	}
-	if app.obs.meterProvider != nil {
+	if cfg.MeterProvider != nil {
 		h, err := t.meter.Float64Histogram("messaging.process.duration", metric.WithUnit("s"),
 			metric.WithDescription("Time a handler took for one record, decoding and hooks included."),
 			metric.WithExplicitBucketBoundaries(latencyBounds...))
 		if err != nil {
-			return nil, fmt.Errorf("runtime: metrics: %w", err)
+			return nil, fmt.Errorf("telemetry: metrics: %w", err)
 		}
 		t.processDuration = h
 	}
 
-	tp := app.obs.tracerProvider
+	tp := cfg.TracerProvider
 	if tp == nil && tracingFromEnv() {
 		exp, err := autoexport.NewSpanExporter(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("runtime: trace exporter from OTEL_* environment: %w", err)
+			return nil, fmt.Errorf("telemetry: trace exporter from OTEL_* environment: %w", err)
 		}
 		p := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 		t.shutdown = append(t.shutdown, p.Shutdown)
@@ -179,6 +178,21 @@ func newTelemetry(ctx context.Context, app *App, group string) (*telemetry, erro
 	return t, nil
 }
 
+// Handler serves the metrics in the Prometheus text format, or nil when
+// they go to a MeterProvider given in Config.
+func (t *Telemetry) Handler() http.Handler {
+	if t.registry == nil {
+		return nil
+	}
+	return promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{})
+}
+
+// ClientHooks are the Kafka client's hooks that report its metrics.
+func (t *Telemetry) ClientHooks() []kgo.Hook { return t.kotel.Hooks() }
+
+// Tracing reports whether records are traced.
+func (t *Telemetry) Tracing() bool { return t.tracer != nil }
+
 // tracingFromEnv reports whether the standard OpenTelemetry variables ask
 // for traces. Unlike the SDK's default, Eddy traces nothing unless asked.
 // Empty variables count as unset, as the OpenTelemetry spec says.
@@ -189,7 +203,7 @@ func tracingFromEnv() bool {
 	return os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 }
 
-func (t *telemetry) instruments() error {
+func (t *Telemetry) instruments() error {
 	m := t.meter
 	var errs []error
 	check := func(err error) {
@@ -253,64 +267,59 @@ func (t *telemetry) instruments() error {
 		defer t.mu.Unlock()
 		for _, c := range t.mu.parts {
 			attrs := metric.WithAttributeSet(c.attrs)
-			o.ObserveInt64(consumed, c.consumed.Load(), attrs)
-			o.ObserveInt64(batches, c.batches.Load(), attrs)
+			o.ObserveInt64(consumed, c.Consumed.Load(), attrs)
+			o.ObserveInt64(batches, c.Batches.Load(), attrs)
 			for _, oc := range []struct {
 				outcome string
 				n       int64
-			}{{"handled", c.handled.Load()}, {"dropped", c.dropped.Load()}, {"skipped", c.skipped.Load()}, {"skipped_tombstone", c.tombstonesSkipped.Load()}} {
+			}{{"handled", c.Handled.Load()}, {"dropped", c.Dropped.Load()}, {"skipped", c.Skipped.Load()}, {"skipped_tombstone", c.TombstonesSkipped.Load()}} {
 				o.ObserveInt64(outcomes, oc.n, attrs, metric.WithAttributes(attribute.String("eddy.outcome", oc.outcome)))
 			}
 			for _, ec := range []struct {
 				kind string
 				n    int64
-			}{{errDecode, c.decodeErrors.Load()}, {errHandler, c.handlerErrors.Load()}, {errPanic, c.panics.Load()}} {
+			}{{ErrDecode, c.DecodeErrors.Load()}, {ErrHandler, c.HandlerErrors.Load()}, {ErrPanic, c.Panics.Load()}} {
 				o.ObserveInt64(errorsCtr, ec.n, attrs, metric.WithAttributes(attribute.String("error.type", ec.kind)))
 			}
 		}
 		for _, c := range t.mu.produced {
 			attrs := metric.WithAttributeSet(c.attrs)
-			o.ObserveInt64(sent, c.sent.Load(), attrs)
-			o.ObserveInt64(errorsCtr, c.failed.Load(), attrs, metric.WithAttributes(attribute.String("error.type", errProduce)))
+			o.ObserveInt64(sent, c.Sent.Load(), attrs)
+			o.ObserveInt64(errorsCtr, c.Failed.Load(), attrs, metric.WithAttributes(attribute.String("error.type", errProduce)))
 		}
 		return nil
 	}, consumed, outcomes, sent, errorsCtr, batches)
 	return err
 }
 
-// restored records a finished shard restore.
-func (t *telemetry) restored(st tables.RestoreStats) {
-	attrs := metric.WithAttributes(attribute.String("eddy.table", st.Table),
-		attribute.String("messaging.destination.partition.id", strconv.Itoa(int(st.Partition))))
-	t.restoredRecords.Add(context.Background(), st.Records, attrs)
-	t.restoreSeconds.Add(context.Background(), st.Duration.Seconds(), attrs)
+// Restored records a finished restore of a table's partition.
+func (t *Telemetry) Restored(table string, partition int32, records int64, took time.Duration) {
+	attrs := metric.WithAttributes(attribute.String("eddy.table", table),
+		attribute.String("messaging.destination.partition.id", strconv.Itoa(int(partition))))
+	t.restoredRecords.Add(context.Background(), records, attrs)
+	t.restoreSeconds.Add(context.Background(), took.Seconds(), attrs)
 }
 
-// observeTables registers the gauge of the keys in each table shard held.
-func (t *telemetry) observeTables(shards func(*tables.Def) []*tables.Shard, defs []*tables.Def) error {
+// ObserveTables registers the gauge of the keys in each table shard held:
+// at each collection, shards reports every table shard with its key count.
+func (t *Telemetry) ObserveTables(shards func(report func(table string, partition int32, keys int64))) error {
 	keys, err := t.meter.Int64ObservableGauge("eddy.table.keys", metric.WithUnit("{key}"),
 		metric.WithDescription("Keys in each table shard this worker holds (RocksDB: an estimate; writes not yet committed excluded)."))
 	if err != nil {
 		return err
 	}
 	_, err = t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		for _, d := range defs {
-			for _, sh := range shards(d) {
-				n, err := sh.Len()
-				if err != nil {
-					continue
-				}
-				o.ObserveInt64(keys, n, metric.WithAttributes(attribute.String("eddy.table", d.Name()),
-					attribute.String("messaging.destination.partition.id", strconv.Itoa(int(sh.Partition())))))
-			}
-		}
+		shards(func(table string, partition int32, n int64) {
+			o.ObserveInt64(keys, n, metric.WithAttributes(attribute.String("eddy.table", table),
+				attribute.String("messaging.destination.partition.id", strconv.Itoa(int(partition)))))
+		})
 		return nil
 	}, keys)
 	return err
 }
 
-// observeEngine registers the gauges read from the engine's status.
-func (t *telemetry) observeEngine(e *actors.Engine) error {
+// ObserveEngine registers the gauges read from the engine's status.
+func (t *Telemetry) ObserveEngine(e *actors.Engine) error {
 	lag, err := t.meter.Int64ObservableGauge("eddy.consumer.lag", metric.WithUnit("{message}"),
 		metric.WithDescription("Records between a partition's high watermark and the next record to handle."))
 	if err != nil {
@@ -334,7 +343,7 @@ func (t *telemetry) observeEngine(e *actors.Engine) error {
 	return err
 }
 
-func (t *telemetry) partitionAttrs(tp actors.TopicPartition) attribute.Set {
+func (t *Telemetry) partitionAttrs(tp actors.TopicPartition) attribute.Set {
 	return attribute.NewSet(
 		attribute.String("messaging.system", "kafka"),
 		attribute.String("messaging.consumer.group.name", t.group),
@@ -343,13 +352,13 @@ func (t *telemetry) partitionAttrs(tp actors.TopicPartition) attribute.Set {
 	)
 }
 
-// partition returns the counters of a source partition, made on first use.
-func (t *telemetry) partition(tp actors.TopicPartition) *partitionCounters {
+// Partition returns the counters of a source partition, made on first use.
+func (t *Telemetry) Partition(tp actors.TopicPartition) *PartitionCounters {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c := t.mu.parts[tp]
 	if c == nil {
-		c = &partitionCounters{attrs: t.partitionAttrs(tp)}
+		c = &PartitionCounters{attrs: t.partitionAttrs(tp)}
 		// Present at 0 from the partition's first assignment.
 		t.restarts.Add(context.Background(), 0, metric.WithAttributeSet(c.attrs))
 		t.stalls.Add(context.Background(), 0, metric.WithAttributeSet(c.attrs))
@@ -364,13 +373,14 @@ func (t *telemetry) partition(tp actors.TopicPartition) *partitionCounters {
 	return c
 }
 
-// topic returns the counters of records produced to topic.
-func (t *telemetry) topic(topic string) *topicCounters {
+// Topic returns the counters of records produced to topic, made on first
+// use.
+func (t *Telemetry) Topic(topic string) *TopicCounters {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c := t.mu.produced[topic]
 	if c == nil {
-		c = &topicCounters{attrs: attribute.NewSet(
+		c = &TopicCounters{attrs: attribute.NewSet(
 			attribute.String("messaging.system", "kafka"),
 			attribute.String("messaging.destination.name", topic))}
 		t.mu.produced[topic] = c
@@ -378,30 +388,44 @@ func (t *telemetry) topic(topic string) *topicCounters {
 	return c
 }
 
-// totals sums the counters for /status.
-func (t *telemetry) totals() RecordCounts {
+// Counts are the record counts of a worker since it started.
+type Counts struct {
+	Consumed          int64
+	Handled           int64
+	Dropped           int64
+	Skipped           int64
+	TombstonesSkipped int64
+	DecodeErrors      int64
+	HandlerErrors     int64
+	Panics            int64
+	Produced          int64
+	ProduceErrors     int64
+}
+
+// Totals sums the counters.
+func (t *Telemetry) Totals() Counts {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var r RecordCounts
+	var r Counts
 	for _, c := range t.mu.parts {
-		r.Consumed += c.consumed.Load()
-		r.Handled += c.handled.Load()
-		r.Dropped += c.dropped.Load()
-		r.Skipped += c.skipped.Load()
-		r.TombstonesSkipped += c.tombstonesSkipped.Load()
-		r.DecodeErrors += c.decodeErrors.Load()
-		r.HandlerErrors += c.handlerErrors.Load()
-		r.Panics += c.panics.Load()
+		r.Consumed += c.Consumed.Load()
+		r.Handled += c.Handled.Load()
+		r.Dropped += c.Dropped.Load()
+		r.Skipped += c.Skipped.Load()
+		r.TombstonesSkipped += c.TombstonesSkipped.Load()
+		r.DecodeErrors += c.DecodeErrors.Load()
+		r.HandlerErrors += c.HandlerErrors.Load()
+		r.Panics += c.Panics.Load()
 	}
 	for _, c := range t.mu.produced {
-		r.Produced += c.sent.Load()
-		r.ProduceErrors += c.failed.Load()
+		r.Produced += c.Sent.Load()
+		r.ProduceErrors += c.Failed.Load()
 	}
 	return r
 }
 
-// close flushes and stops the providers the worker made.
-func (t *telemetry) close() {
+// Close flushes and stops the providers New made.
+func (t *Telemetry) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, f := range t.shutdown {
@@ -411,15 +435,20 @@ func (t *telemetry) close() {
 
 // The actors.Observer methods: low-rate engine events.
 
-func (t *telemetry) Rebalanced(kind string, n int) {
+var _ actors.Observer = (*Telemetry)(nil)
+
+// Rebalanced counts partitions assigned, revoked or lost.
+func (t *Telemetry) Rebalanced(kind string, n int) {
 	t.rebalances.Add(context.Background(), int64(n), metric.WithAttributes(attribute.String("eddy.rebalance.kind", kind)))
 }
 
-func (t *telemetry) HandlerRestarted(tp actors.TopicPartition) {
+// HandlerRestarted counts a handler actor's restart after a panic.
+func (t *Telemetry) HandlerRestarted(tp actors.TopicPartition) {
 	t.restarts.Add(context.Background(), 1, metric.WithAttributeSet(t.partitionAttrs(tp)))
 }
 
-func (t *telemetry) Committed(n int, err error) {
+// Committed counts a commit, or a failed one.
+func (t *Telemetry) Committed(n int, err error) {
 	if err != nil {
 		t.commitFailures.Add(context.Background(), 1)
 		return
@@ -427,23 +456,24 @@ func (t *telemetry) Committed(n int, err error) {
 	t.commits.Add(context.Background(), 1)
 }
 
-func (t *telemetry) Stalled(tp actors.TopicPartition) {
+// Stalled counts a partition found stalled.
+func (t *Telemetry) Stalled(tp actors.TopicPartition) {
 	t.stalls.Add(context.Background(), 1, metric.WithAttributeSet(t.partitionAttrs(tp)))
 }
 
 // ModeSwitched counts a partition's switch to mode.
-func (t *telemetry) ModeSwitched(tp actors.TopicPartition, mode string) {
+func (t *Telemetry) ModeSwitched(tp actors.TopicPartition, mode string) {
 	t.modeSwitches.Add(context.Background(), 1, metric.WithAttributeSet(t.partitionAttrs(tp)),
 		metric.WithAttributes(attribute.String("eddy.mode", mode)))
 }
 
 // StepCompleted counts a completed step of the step plan.
-func (t *telemetry) StepCompleted(int) {
+func (t *Telemetry) StepCompleted(int) {
 	t.stepsCompleted.Add(context.Background(), 1)
 }
 
-// observeLatency records one handler call's duration.
-func (t *telemetry) observeLatency(c *partitionCounters, d time.Duration) {
+// ObserveLatency records one handler call's duration.
+func (t *Telemetry) ObserveLatency(c *PartitionCounters, d time.Duration) {
 	if t.processDuration != nil {
 		t.processDuration.Record(context.Background(), d.Seconds(), metric.WithAttributeSet(c.topicAttrs))
 		return
@@ -451,9 +481,9 @@ func (t *telemetry) observeLatency(c *partitionCounters, d time.Duration) {
 	c.latency.observe(d)
 }
 
-// startSpan starts the span of one record, child of the trace context in
-// its headers; ctx is returned unchanged when tracing is off.
-func (t *telemetry) startSpan(ctx context.Context, rec *Record) (context.Context, trace.Span) {
+// StartSpan starts the span of one record, child of the trace context in
+// its headers. Call it only when Tracing.
+func (t *Telemetry) StartSpan(ctx context.Context, rec *kgo.Record) (context.Context, trace.Span) {
 	ctx = t.propagator.Extract(ctx, kotel.NewRecordCarrier(rec))
 	return t.tracer.Start(ctx, "process "+rec.Topic,
 		trace.WithSpanKind(trace.SpanKindConsumer),
@@ -462,7 +492,7 @@ func (t *telemetry) startSpan(ctx context.Context, rec *Record) (context.Context
 
 // processAttrs are the attributes of the consumer span of rec's call (for
 // a batch, its first record).
-func (t *telemetry) processAttrs(rec *Record, more ...attribute.KeyValue) []attribute.KeyValue {
+func (t *Telemetry) processAttrs(rec *kgo.Record, more ...attribute.KeyValue) []attribute.KeyValue {
 	return append([]attribute.KeyValue{
 		attribute.String("messaging.system", "kafka"),
 		attribute.String("messaging.operation.name", "process"),
@@ -474,10 +504,10 @@ func (t *telemetry) processAttrs(rec *Record, more ...attribute.KeyValue) []attr
 	}, more...)
 }
 
-// startBatchSpan starts the consumer span of a bulk batch: a child of the
+// StartBatchSpan starts the consumer span of a bulk batch: a child of the
 // first record's trace context, linked to the others' (up to
-// maxBatchLinks).
-func (t *telemetry) startBatchSpan(ctx context.Context, batch []*Record) (context.Context, trace.Span) {
+// maxBatchLinks). Call it only when Tracing.
+func (t *Telemetry) StartBatchSpan(ctx context.Context, batch []*kgo.Record) (context.Context, trace.Span) {
 	first, last := batch[0], batch[len(batch)-1]
 	var links []trace.Link
 	for _, rec := range batch[1:min(len(batch), maxBatchLinks+1)] {
@@ -498,9 +528,9 @@ func (t *telemetry) startBatchSpan(ctx context.Context, batch []*Record) (contex
 // maxBatchLinks caps the span links of a bulk batch's span.
 const maxBatchLinks = 128
 
-// inject writes ctx's trace context into rec's headers, so the trace
-// follows the record to whoever consumes it.
-func (t *telemetry) inject(ctx context.Context, rec *Record) {
+// Inject writes ctx's trace context into rec's headers, so the trace
+// follows the record to whoever consumes it; nothing when not Tracing.
+func (t *Telemetry) Inject(ctx context.Context, rec *kgo.Record) {
 	if t.tracer != nil {
 		t.propagator.Inject(ctx, kotel.NewRecordCarrier(rec))
 	}

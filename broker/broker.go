@@ -1,0 +1,158 @@
+package broker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Options configure Start. The zero value is valid.
+type Options struct {
+	// Listen is the host:port to listen on. Default "127.0.0.1:0", a free
+	// port.
+	Listen string
+	// FallbackToFreePort listens on a free port of the same host when
+	// Listen's port is taken, instead of failing. Default false.
+	FallbackToFreePort bool
+	// DataDir keeps topics, records and committed offsets across
+	// restarts. Default: in memory, lost on Close.
+	DataDir string
+	// Partitions of the Topics created at start and of topics created
+	// later without a count. Default 8.
+	Partitions int
+	// Topics to create at start, if missing.
+	Topics []string
+	// CompactionInterval is how often compacted topics are compacted
+	// (log.cleaner.backoff.ms). Default 1s.
+	CompactionInterval time.Duration
+}
+
+// Broker is an embedded broker running in this process. Its methods are
+// safe for concurrent use.
+type Broker struct {
+	c       *kfake.Cluster
+	created []string
+}
+
+// setUpTimeout bounds the requests Start makes to the broker it started.
+const setUpTimeout = 15 * time.Second
+
+// Start starts a broker and returns once clients can connect and every
+// topic of o exists. Close stops it.
+func Start(o Options) (*Broker, error) {
+	host, port := "127.0.0.1", 0
+	if o.Listen != "" {
+		h, p, err := net.SplitHostPort(o.Listen)
+		if err == nil {
+			port, err = strconv.Atoi(p)
+			if err == nil && (port < 0 || port > 65535) {
+				err = errors.New("port out of range")
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("broker: listen address %q is not host:port (e.g. 127.0.0.1:9092, or 127.0.0.1:0 for a free port): %v", o.Listen, err)
+		}
+		host = cmp.Or(h, host)
+	}
+	partitions := cmp.Or(o.Partitions, 8)
+	backoff := cmp.Or(o.CompactionInterval, time.Second)
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1), kfake.Ports(port),
+		kfake.DefaultNumPartitions(partitions),
+		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": strconv.FormatInt(backoff.Milliseconds(), 10)}),
+	}
+	if host != "127.0.0.1" && host != "localhost" {
+		opts = append(opts, kfake.ListenFn(func(network, addr string) (net.Listener, error) {
+			_, port, _ := net.SplitHostPort(addr)
+			return net.Listen(network, net.JoinHostPort(host, port))
+		}))
+	}
+	if o.DataDir != "" {
+		opts = append(opts, kfake.DataDir(o.DataDir))
+	}
+	if len(o.Topics) > 0 {
+		opts = append(opts, kfake.SeedTopics(int32(partitions), o.Topics...))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil && o.FallbackToFreePort && port != 0 && errors.Is(err, syscall.EADDRINUSE) {
+		opts = append(opts, kfake.Ports(0)) // the last Ports wins
+		c, err = kfake.NewCluster(opts...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("broker: listening on %s: %w", net.JoinHostPort(host, strconv.Itoa(port)), err)
+	}
+	b := &Broker{c: c}
+	if o.DataDir != "" {
+		// A broker reloaded from a data dir seeds nothing and starts its
+		// compaction timer only when a topic or a config changes: set
+		// the interval with a request and create what is missing.
+		if err := b.prepare(backoff, partitions, o.Topics); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// prepare sets the compaction interval with a request and creates the
+// topics that do not exist, remembering which.
+func (b *Broker) prepare(backoff time.Duration, partitions int, topics []string) error {
+	addr := b.Addrs()[0]
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return fmt.Errorf("broker: on %s: %w", addr, err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), setUpTimeout)
+	defer cancel()
+	resps, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{
+		{Op: kadm.SetConfig, Name: "log.cleaner.backoff.ms", Value: kadm.StringPtr(strconv.FormatInt(backoff.Milliseconds(), 10))},
+	})
+	for _, r := range resps {
+		err = cmp.Or(err, r.Err)
+	}
+	if err != nil {
+		return fmt.Errorf("broker: on %s: set log.cleaner.backoff.ms: %w", addr, err)
+	}
+	if len(topics) == 0 {
+		return nil
+	}
+	created, err := adm.CreateTopics(ctx, int32(partitions), 1, nil, topics...)
+	if err != nil {
+		return fmt.Errorf("broker: on %s: create topics: %w", addr, err)
+	}
+	for _, t := range topics {
+		switch r := created[t]; {
+		case r.Err == nil:
+			b.created = append(b.created, t)
+		case !errors.Is(r.Err, kerr.TopicAlreadyExists):
+			return fmt.Errorf("broker: on %s: create topic %q: %w", addr, t, r.Err)
+		}
+	}
+	return nil
+}
+
+// Addrs returns the addresses clients connect to.
+func (b *Broker) Addrs() []string { return b.c.ListenAddrs() }
+
+// Created returns the topics of Options.Topics that a broker restarted
+// from its data directory did not have and created.
+func (b *Broker) Created() []string { return b.created }
+
+// Cluster returns the underlying kfake cluster, for tests that inject
+// faults or compact on demand.
+func (b *Broker) Cluster() *kfake.Cluster { return b.c }
+
+// Close stops the broker; with a data directory, it persists its data.
+func (b *Broker) Close() { b.c.Close() }

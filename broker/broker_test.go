@@ -1,0 +1,112 @@
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"slices"
+	"syscall"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/broker"
+)
+
+// listTopics returns the topics of the broker at addrs with their
+// partition counts.
+func listTopics(t *testing.T, addrs []string) map[string]int {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	details, err := kadm.NewClient(cl).ListTopics(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, d := range details {
+		out[d.Topic] = len(d.Partitions)
+	}
+	return out
+}
+
+func TestStartCreatesTopics(t *testing.T) {
+	t.Parallel()
+	b, err := broker.Start(broker.Options{Topics: []string{"a", "b"}, Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got := listTopics(t, b.Addrs())
+	if got["a"] != 3 || got["b"] != 3 {
+		t.Fatalf("topics = %v, want a and b with 3 partitions", got)
+	}
+}
+
+func TestDataDirKeepsTopicsAndCreatesNewOnes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b, err := broker.Start(broker.Options{DataDir: dir, Topics: []string{"a"}, Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "a", Value: []byte("kept")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	b.Close()
+
+	b, err = broker.Start(broker.Options{DataDir: dir, Topics: []string{"a", "b"}, Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got := b.Created(); !slices.Equal(got, []string{"b"}) {
+		t.Errorf("Created() = %q after a restart with a new topic b, want [b]", got)
+	}
+	cl, err = kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.ConsumeTopics("a"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	fs := cl.PollRecords(t.Context(), 1)
+	if recs := fs.Records(); len(recs) != 1 || string(recs[0].Value) != "kept" {
+		t.Fatalf("after the restart topic a holds %v (errors %v), want the record produced before", recs, fs.Errors())
+	}
+}
+
+func TestPortInUse(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := ln.Addr().String()
+	if _, err := broker.Start(broker.Options{Listen: taken}); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("Start on a taken port: %v, want EADDRINUSE", err)
+	}
+	b, err := broker.Start(broker.Options{Listen: taken, FallbackToFreePort: true})
+	if err != nil {
+		t.Fatalf("Start with FallbackToFreePort on a taken port: %v", err)
+	}
+	defer b.Close()
+	if b.Addrs()[0] == taken {
+		t.Fatalf("listening on the taken address %s", taken)
+	}
+}
+
+func TestBadListenAddress(t *testing.T) {
+	t.Parallel()
+	if _, err := broker.Start(broker.Options{Listen: "nonsense"}); err == nil {
+		t.Fatal("Start with listen address \"nonsense\" gave no error")
+	}
+}

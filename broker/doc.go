@@ -1,0 +1,13 @@
+// Package broker runs an embedded Kafka-protocol broker in the calling
+// process: franz-go's kfake, a real implementation of the Kafka wire
+// protocol (groups, transactions, compaction, persistence), for
+// development, demos and tests. It is what a worker starts when no brokers
+// are configured, what the `broker` subcommand runs, and what users' tests
+// (and runtimetest) start in-process. It is not for production: one
+// process, no replication.
+//
+// Unlike a bare kfake cluster, a Broker compacts compacted topics every
+// second (Kafka's default of an hour would hide compaction from anyone
+// trying it out) and creates the topics it is given, including after a
+// restart from a data directory.
+package broker
