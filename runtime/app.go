@@ -40,10 +40,10 @@ type App struct {
 // route is one source topic and how to build the processor of its
 // partitions.
 type route struct {
-	topic   string
-	handler string // the handler's type, for messages
-	starter Starter
-	build   func(w *worker, tp actors.TopicPartition, part *tables.Partition) actors.Processor
+	topic    string
+	handler  string    // the handler's type, for messages
+	starters []Starter // its stages' and its own OnStart
+	build    func(w *worker, tp actors.TopicPartition, part *tables.Partition) actors.Processor
 }
 
 // command is a subcommand the app adds to its binary.
@@ -128,9 +128,18 @@ func (a *App) errorf(format string, args ...any) {
 }
 
 // Handle registers h for topics, decoding keys and values with the given
-// codecs. A topic has at most one handler. Problems (no topics, a topic
-// registered twice, nil codecs or handler) are reported by App.Run.
+// codecs. A topic has at most one handler. h's optional hooks are found by
+// their method names: a method named like a hook but with another
+// signature (OnTombstone for another value type, say), or declared on the
+// pointer type of a handler passed as a value, is an error rather than a
+// hook silently ignored. Put stages in front of h with WithStages.
+// Problems (no topics, a topic registered twice, nil codecs or handler, a
+// mistyped hook) are reported by App.Run.
 func Handle[K, V any](app *App, h Handler[K, V], keys serde.Codec[K], values serde.Codec[V], topics ...string) {
+	var stages []Stage[K, V]
+	if s, ok := h.(*staged[K, V]); ok {
+		h, stages = s.h, s.stages
+	}
 	name := fmt.Sprintf("%T", h)
 	switch {
 	case h == nil || reflect.ValueOf(h).Kind() == reflect.Pointer && reflect.ValueOf(h).IsNil():
@@ -143,7 +152,25 @@ func Handle[K, V any](app *App, h Handler[K, V], keys serde.Codec[K], values ser
 		app.errorf("runtime: Handle(%s): no topics given", name)
 		return
 	}
-	starter, _ := h.(Starter)
+	if errs := checkHooks(h); len(errs) > 0 {
+		for _, err := range errs {
+			app.errorf("runtime: Handle(%s, %v): %w", name, topics, err)
+		}
+		return
+	}
+	var starters []Starter
+	for i, st := range stages {
+		if st == nil {
+			app.errorf("runtime: Handle(%s, %v): stage %d is nil", name, topics, i+1)
+			return
+		}
+		if s, ok := st.(Starter); ok {
+			starters = append(starters, s)
+		}
+	}
+	if s, ok := h.(Starter); ok {
+		starters = append(starters, s)
+	}
 	for i, t := range topics {
 		if prev := app.route(t); prev != nil {
 			app.errorf("runtime: topic %q has two handlers: %s and %s", t, prev.handler, name)
@@ -153,11 +180,11 @@ func Handle[K, V any](app *App, h Handler[K, V], keys serde.Codec[K], values ser
 			topic:   t,
 			handler: name,
 			build: func(w *worker, tp actors.TopicPartition, part *tables.Partition) actors.Processor {
-				return newHandlerProcessor(newProcessor(w, tp, part, h, keys, values))
+				return newHandlerProcessor(newProcessor(w, tp, part, h, stages, keys, values))
 			},
 		}
 		if i == 0 {
-			r.starter = starter // once per handler, not per topic
+			r.starters = starters // once per handler, not per topic
 		}
 		app.routes = append(app.routes, r)
 	}

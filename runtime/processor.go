@@ -24,6 +24,8 @@ type processor[K, V any] struct {
 	values serde.Codec[V]
 
 	h     Handler[K, V]
+	keyed []keyStage[K] // the leading key filters, run before the value is decoded
+	steps []Stage[K, V] // the stages after them
 	tomb  TombstoneHandler[K, V]
 	onErr ErrorHandler
 	recv  Receiver[K, V]
@@ -38,9 +40,17 @@ type processor[K, V any] struct {
 	msg Message[K, V]
 }
 
-func newProcessor[K, V any](w *worker, tp actors.TopicPartition, part *tables.Partition, h Handler[K, V], keys serde.Codec[K], values serde.Codec[V]) *processor[K, V] {
+func newProcessor[K, V any](w *worker, tp actors.TopicPartition, part *tables.Partition, h Handler[K, V], stages []Stage[K, V], keys serde.Codec[K], values serde.Codec[V]) *processor[K, V] {
 	p := &processor[K, V]{w: w, keys: keys, values: values, h: h, tables: part,
 		ctr: w.tel.Partition(tp), outputs: make(map[string]*telemetry.TopicCounters)}
+	for len(stages) > 0 {
+		ks, ok := stages[0].(keyStage[K])
+		if !ok {
+			break
+		}
+		p.keyed, stages = append(p.keyed, ks), stages[1:]
+	}
+	p.steps = stages
 	p.tomb, _ = h.(TombstoneHandler[K, V])
 	p.onErr, _ = h.(ErrorHandler)
 	p.recv, _ = h.(Receiver[K, V])
@@ -134,12 +144,29 @@ func (p *processor[K, V]) receive(c *Context, rec *Record, msg *Message[K, V]) (
 		p.ctr.TombstonesSkipped.Add(1)
 		return nil, SkippedTombstone, nil
 	}
+	for _, ks := range p.keyed {
+		if !ks.passes(msg.Key) {
+			p.ctr.Dropped.Add(1)
+			return nil, Dropped, nil
+		}
+	}
 	if !tombstone {
 		v, err := p.values.Decode(rec.Value)
 		if err != nil {
 			return nil, 0, &DecodeError{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Part: "value", Err: err}
 		}
 		msg.Value = v
+	}
+	for _, st := range p.steps {
+		m, err := st.Process(c, msg)
+		if err != nil {
+			return nil, 0, fmt.Errorf("stage %T: %w", st, err)
+		}
+		if m == nil {
+			p.ctr.Dropped.Add(1)
+			return nil, Dropped, nil
+		}
+		msg = m
 	}
 	if p.recv != nil {
 		m, err := p.recv.DidReceive(c, msg)

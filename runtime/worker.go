@@ -72,8 +72,8 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	// Handlers' own start-up checks before anything starts.
 	for _, r := range a.routes {
-		if r.starter != nil {
-			if err := r.starter.OnStart(ctx, cfg); err != nil {
+		for _, st := range r.starters {
+			if err := st.OnStart(ctx, cfg); err != nil {
 				return fmt.Errorf("runtime: OnStart of %s: %w", r.handler, err)
 			}
 		}
