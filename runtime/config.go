@@ -43,6 +43,13 @@ type Config struct {
 	// YAML http, env EDDY_HTTP, flag --http.
 	HTTP string
 
+	// HTTPPprof serves Go's profiles (net/http/pprof) under /debug/pprof/
+	// on the HTTP server, for `go tool pprof`. Off by default: profiles
+	// reveal the program's internals and cost CPU while taken.
+	// Default false.
+	// YAML http.pprof, env EDDY_HTTP_PPROF, flag --http-pprof.
+	HTTPPprof bool
+
 	// LogLevel is the least severe level logged: debug, info, warn or error,
 	// in any case. Default slog.LevelInfo.
 	// YAML log_level, env EDDY_LOG_LEVEL, flag --log-level.

@@ -793,3 +793,14 @@ func TestConfigModesAndSteps(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigDottedKeyBesideScalar(t *testing.T) {
+	t.Parallel()
+	c, _, err := configInput{file: "http: 127.0.0.1:7000\nhttp.pprof: true\n"}.load(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP != "127.0.0.1:7000" || !c.HTTPPprof {
+		t.Fatalf("http = %q, http.pprof = %v; want 127.0.0.1:7000 and true", c.HTTP, c.HTTPPprof)
+	}
+}

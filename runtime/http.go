@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -85,6 +86,15 @@ func (w *worker) serveHTTP(addr string) (*httpServer, error) {
 			writeJSON(rw, http.StatusNotFound, map[string]string{"error": "metrics go to the MeterProvider the app was given"})
 		})
 	}
+	routes := "/healthz /readyz /status /metrics /tables/{table}/{key}"
+	if w.cfg.HTTPPprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		routes += " /debug/pprof/"
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: http server on %s: %w (pick another with --http ADDR, or --http off)", addr, err)
@@ -95,7 +105,7 @@ func (w *worker) serveHTTP(addr string) (*httpServer, error) {
 			w.logger.Error("http server stopped", "addr", s.addr, "err", err)
 		}
 	})
-	w.logger.Info("serving http", "addr", "http://"+s.addr, "routes", "/healthz /readyz /status /metrics /tables/{table}/{key}")
+	w.logger.Info("serving http", "addr", "http://"+s.addr, "routes", routes)
 	return s, nil
 }
 

@@ -62,6 +62,8 @@ func configSettings(appName string) []setting {
 		settings.Custom(p, "http", "addr", "127.0.0.1:6066",
 			`Listen address of the HTTP server (health, readiness, status, metrics, tables); "off" disables it.`,
 			func(c *Config) *string { return &c.HTTP }, "127.0.0.1:6066", parseHTTPAddr, func(s string) string { return s }),
+		settings.Bool(p, "http.pprof", false, func(c *Config) *bool { return &c.HTTPPprof },
+			"Serve Go's profiles under /debug/pprof/ on the HTTP server, for go tool pprof. Off by default: profiles reveal the program's internals."),
 		settings.Custom(p, "log_level", "level", "info", "Least severe level logged: debug, info, warn or error.",
 			func(c *Config) *slog.Level { return &c.LogLevel }, slog.LevelInfo, parseLogLevel,
 			func(l slog.Level) string { return strings.ToLower(l.String()) }),

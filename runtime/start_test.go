@@ -143,3 +143,28 @@ func TestHTTPHealthReadinessAndStatus(t *testing.T) {
 		t.Fatalf("/status records = %+v, want 3 handled", st.Records)
 	}
 }
+
+func TestHTTPPprofIsOptIn(t *testing.T) {
+	t.Parallel()
+	_, brokers := testCluster(t, 1, "in")
+	for _, on := range []bool{false, true} {
+		app := NewApp("pprof", WithLogger(testLogger(t)))
+		Handle(app, &countOnly{}, serde.String(), serde.String(), "in")
+		cfg := testConfig(t, brokers)
+		cfg.HTTP, cfg.HTTPPprof = freeAddr(t), on
+		r := startApp(t, app, cfg)
+		var resp *http.Response
+		eventually(t, 30*time.Second, "the HTTP server to answer", func() bool {
+			var err error
+			resp, err = http.Get("http://" + cfg.HTTP + "/debug/pprof/cmdline")
+			return err == nil
+		})
+		resp.Body.Close()
+		if want := map[bool]int{false: http.StatusNotFound, true: http.StatusOK}[on]; resp.StatusCode != want {
+			t.Errorf("http.pprof %v: GET /debug/pprof/cmdline = %d, want %d", on, resp.StatusCode, want)
+		}
+		if err := r.stop(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
