@@ -34,6 +34,7 @@ type App struct {
 	commands    []appCommand
 	obs         observability
 	tables      []*appTable
+	outcomes    []func(rec *Record, o Outcome, err error)
 	current     atomic.Pointer[worker] // the running worker, for Status
 }
 
@@ -118,6 +119,17 @@ func NewApp(name string, opts ...Option) *App {
 		o(a)
 	}
 	return a
+}
+
+// ObserveOutcomes has fn called once each record's handling has ended,
+// with its outcome and, for a Skipped record, the error that failed it: for
+// audit logs, and for tests (runtimetest uses it). It is not called for a
+// record that stops the app or whose handling a rebalance interrupted. fn
+// is called from the partitions' goroutines, concurrently across
+// partitions, in offset order within one; it must not block. Call it
+// before Run, like the other registrations.
+func (a *App) ObserveOutcomes(fn func(rec *Record, o Outcome, err error)) {
+	a.outcomes = append(a.outcomes, fn)
 }
 
 // Name returns the app's name.

@@ -92,7 +92,7 @@ func (p *bulkProcessor[K, V]) handleBatch(c *Context, batch []*Record) error {
 				return err
 			}
 		case outcome != 0:
-			p.finish(c, rec, outcome)
+			p.finish(c, rec, outcome, nil)
 		default:
 			msgs = append(msgs, msg)
 		}
@@ -119,7 +119,7 @@ func (p *bulkProcessor[K, V]) handleBatch(c *Context, batch []*Record) error {
 		return p.batchFailed(c, recs, err)
 	}
 	p.ctr.Handled.Add(int64(len(msgs)))
-	p.finishBatch(c, recs, Handled)
+	p.finishBatch(c, recs, Handled, nil)
 	return nil
 }
 
@@ -162,17 +162,22 @@ func (p *bulkProcessor[K, V]) batchFailed(c *Context, recs []*Record, err error)
 			"records", len(recs), "first_offset", recs[0].Offset, "last_offset", recs[len(recs)-1].Offset)
 	}
 	p.ctr.Skipped.Add(n)
-	p.finishBatch(c, recs, Skipped)
+	p.finishBatch(c, recs, Skipped, err)
 	return nil
 }
 
-func (p *bulkProcessor[K, V]) finishBatch(c *Context, recs []*Record, o Outcome) {
+func (p *bulkProcessor[K, V]) finishBatch(c *Context, recs []*Record, o Outcome, err error) {
 	switch {
 	case p.fin != nil:
 		p.fin.OnBulkFinished(c, recs, o)
 	case p.processor.fin != nil:
 		for _, rec := range recs {
 			p.processor.fin.OnFinished(c, rec, o)
+		}
+	}
+	for _, obs := range p.w.app.outcomes {
+		for _, rec := range recs {
+			obs(rec, o, err)
 		}
 	}
 }

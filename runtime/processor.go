@@ -79,7 +79,7 @@ func (p *processor[K, V]) Process(call *actors.Call) (err error) {
 		}
 		err = p.failed(c, call.Record, err)
 	} else {
-		p.finish(c, call.Record, outcome)
+		p.finish(c, call.Record, outcome, nil)
 	}
 	p.w.tel.ObserveLatency(p.ctr, time.Since(start))
 	return err
@@ -211,13 +211,18 @@ func (p *processor[K, V]) failed(c *Context, rec *Record, err error) error {
 		c.Logger().Warn("skipping record after error", "err", err, "error_type", kind)
 	}
 	p.ctr.Skipped.Add(1)
-	p.finish(c, rec, Skipped)
+	p.finish(c, rec, Skipped, err)
 	return nil
 }
 
-func (p *processor[K, V]) finish(c *Context, rec *Record, o Outcome) {
+// finish reports the end of rec's handling: to OnFinished, and to the
+// app's outcome observer with the error that made it Skipped.
+func (p *processor[K, V]) finish(c *Context, rec *Record, o Outcome, err error) {
 	if p.fin != nil {
 		p.fin.OnFinished(c, rec, o)
+	}
+	for _, obs := range p.w.app.outcomes {
+		obs(rec, o, err)
 	}
 }
 

@@ -78,14 +78,41 @@ func addTable[K, V any](a *App, t *tables.Table[K, V], codecs bool) {
 		if err != nil {
 			return nil, -1, false, err
 		}
-		for _, sh := range w.tables.shards(d) {
-			v, ok, err := t.GetFrom(sh, k)
-			if err != nil || ok {
-				return v, sh.Partition(), ok, err
-			}
-		}
-		return nil, -1, false, nil
+		return readShards(w, t, k)
 	}})
+}
+
+// ReadTable returns the value of key in t from the shards the running
+// worker holds. found is false when none of them has the key: it is not in
+// the table, another worker holds its partition, or the app is not running.
+// For tools and tests, outside handler calls; it sees writes not yet
+// committed. Safe for concurrent use.
+func ReadTable[K, V any](app *App, t *tables.Table[K, V], key K) (value V, found bool, err error) {
+	w := app.current.Load()
+	if w == nil {
+		return value, false, nil
+	}
+	v, _, found, err := readShards(w, t, key)
+	if found {
+		value = v
+	}
+	return value, found, err
+}
+
+// readShards looks key up in the shards of t that w holds, returning its
+// value and partition.
+func readShards[K, V any](w *worker, t *tables.Table[K, V], key K) (V, int32, bool, error) {
+	var zero V
+	if w.tables == nil {
+		return zero, -1, false, nil
+	}
+	for _, sh := range w.tables.shards(t.Def()) {
+		v, ok, err := t.GetFrom(sh, key)
+		if err != nil || ok {
+			return v, sh.Partition(), ok, err
+		}
+	}
+	return zero, -1, false, nil
 }
 
 // changelogs returns the app's changelog topics (not the topics global

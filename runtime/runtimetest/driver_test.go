@@ -1,0 +1,105 @@
+package runtimetest_test
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eddy-streams/eddy/modes"
+	"github.com/eddy-streams/eddy/runtime"
+	"github.com/eddy-streams/eddy/runtime/runtimetest"
+	"github.com/eddy-streams/eddy/serde"
+)
+
+// echo copies its records to "out", tagged with the test's name.
+func echoApp(tag string) *runtime.App {
+	app := runtime.NewApp("echo")
+	out := runtime.NewOutput(app, serde.String(), serde.String(), "out")
+	runtime.Handle(app, runtime.HandlerFunc[string, string](func(ctx *runtime.Context, msg *runtime.Message[string, string]) error {
+		return out.Produce(ctx, "out", msg.Key, tag+":"+msg.Value)
+	}), serde.String(), serde.String(), "in")
+	return app
+}
+
+// TestParallelDriversDoNotCollide runs apps of the same name on the same
+// topics at once: each sees its own records only.
+func TestParallelDriversDoNotCollide(t *testing.T) {
+	t.Parallel()
+	for i := range 4 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			tag := fmt.Sprint(i)
+			d := runtimetest.Start(t, echoApp(tag), runtimetest.Partitions(3))
+			in := runtimetest.NewInput(d, "in", serde.String(), serde.String())
+			for k := range 5 {
+				in.Send(fmt.Sprint("k", k), fmt.Sprint(k))
+			}
+			d.Idle()
+			got := runtimetest.NewOutput(d, "out", serde.String(), serde.String()).Read()
+			if len(got) != 5 {
+				t.Fatalf("read %d records, want the 5 sent", len(got))
+			}
+			for _, m := range got {
+				if m.Value[:len(tag)+1] != tag+":" {
+					t.Fatalf("record %q came from another test's app", m.Value)
+				}
+			}
+		})
+	}
+}
+
+func TestStoppedReturnsTheAppsError(t *testing.T) {
+	t.Parallel()
+	app := runtime.NewApp("strict", runtime.WithErrorPolicy(runtime.StopOnError))
+	runtime.Handle(app, runtime.HandlerFunc[string, int64](func(_ *runtime.Context, msg *runtime.Message[string, int64]) error {
+		if msg.Value < 0 {
+			return errors.New("negative")
+		}
+		return nil
+	}), serde.String(), serde.Int64(), "in")
+	d := runtimetest.Start(t, app)
+	in := runtimetest.NewInput(d, "in", serde.String(), serde.Int64())
+	in.Send("a", 1)
+	in.Send("b", -1)
+	var re *runtime.RecordError
+	if err := d.Stopped(); !errors.As(err, &re) || re.Offset != 1 {
+		t.Fatalf("Stopped() = %v; want a *runtime.RecordError for offset 1", err)
+	}
+	if c := d.Committed("in")[0]; c > 1 {
+		t.Fatalf("committed offset %d is past the record that stopped the app", c)
+	}
+}
+
+// TestBulkModeRunsTheSamePath forces bulk mode through Configure: the
+// handler's OnBulk gets the records.
+func TestBulkModeRunsTheSamePath(t *testing.T) {
+	t.Parallel()
+	app := runtime.NewApp("bulky")
+	h := &bulkCounter{}
+	runtime.Handle(app, h, serde.String(), serde.String(), "in")
+	d := runtimetest.Start(t, app, runtimetest.Configure(func(c *runtime.Config) {
+		c.Mode = modes.Bulk
+		c.BulkMaxWait = 5 * time.Millisecond
+	}))
+	in := runtimetest.NewInput(d, "in", serde.String(), serde.String())
+	for i := range 10 {
+		in.Send("k", fmt.Sprint(i))
+	}
+	d.Idle()
+	if h.records.Load() != 10 || h.calls.Load() == 0 {
+		t.Fatalf("OnBulk saw %d records in %d calls; want 10", h.records.Load(), h.calls.Load())
+	}
+}
+
+// bulkCounter counts what reaches OnBulk.
+type bulkCounter struct{ calls, records atomic.Int64 }
+
+func (*bulkCounter) OnMessage(*runtime.Context, *runtime.Message[string, string]) error { return nil }
+
+func (b *bulkCounter) OnBulk(_ *runtime.Context, msgs []*runtime.Message[string, string]) error {
+	b.calls.Add(1)
+	b.records.Add(int64(len(msgs)))
+	return nil
+}
