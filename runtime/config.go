@@ -85,6 +85,12 @@ type Config struct {
 	// flag --stores-rocksdb-memory-limit.
 	RocksDBMemoryLimit int64
 
+	// ConnectTimeout bounds how long start-up (and each tool) waits for
+	// the brokers' first answers before it fails, naming them.
+	// Default 15s.
+	// YAML connect_timeout, env EDDY_CONNECT_TIMEOUT, flag --connect-timeout.
+	ConnectTimeout time.Duration
+
 	// ClientID is the Kafka client id brokers log and apply quotas to.
 	// Default: the app name.
 	// YAML client_id, env EDDY_CLIENT_ID, flag --client-id.

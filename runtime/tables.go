@@ -334,7 +334,7 @@ func (ts *tableState) close() {
 // when the partition counts of the source topics and the changelogs
 // differ, naming each topic and count.
 func (w *worker) checkTablePartitions(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.ConnectTimeout)
 	defer cancel()
 	adm := kadm.NewClient(w.client)
 	sources := w.app.SourceTopics()

@@ -8,7 +8,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -40,9 +39,6 @@ type worker struct {
 	setUp    chan struct{}
 	setUpErr error
 }
-
-// connectTimeout bounds the start-up checks against the brokers.
-const connectTimeout = 15 * time.Second
 
 // Run runs the app as one worker of its consumer group until ctx is
 // cancelled (a clean shutdown, returning nil) or the app fails (returning
@@ -277,14 +273,14 @@ func (w *worker) clientOptions() ([]kgo.Opt, error) {
 // checkTopics fails start-up, with a message naming them, when the brokers
 // cannot be reached or a topic the app reads or writes does not exist.
 func (w *worker) checkTopics(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.ConnectTimeout)
 	defer cancel()
 	adm := kadm.NewClient(w.client)
 	topics := w.app.Topics()
 	details, err := adm.ListTopics(ctx, topics...)
 	if err != nil {
 		return fmt.Errorf("runtime: cannot reach the brokers %s within %v: %w (are the addresses right and the brokers up?)",
-			strings.Join(w.brokers, ","), connectTimeout, err)
+			strings.Join(w.brokers, ","), w.cfg.ConnectTimeout, err)
 	}
 	var missing []string
 	for _, t := range topics {

@@ -44,7 +44,7 @@ func (e Env) Consume(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	defer cl.Close()
-	if _, err := lookUpTopic(ctx, kadm.NewClient(cl), c.Brokers, *topic); err != nil {
+	if _, err := lookUpTopic(ctx, kadm.NewClient(cl), c, *topic); err != nil {
 		return err
 	}
 

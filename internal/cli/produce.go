@@ -53,7 +53,7 @@ func (e Env) Produce(ctx context.Context, args []string, io IO) error {
 	defer cl.Close()
 	// Fail fast, naming the topic, rather than have every record wait for
 	// a topic that will not appear.
-	if _, err := lookUpTopic(ctx, kadm.NewClient(cl), c.Brokers, *topic); err != nil {
+	if _, err := lookUpTopic(ctx, kadm.NewClient(cl), c, *topic); err != nil {
 		return err
 	}
 

@@ -42,16 +42,15 @@ type Cluster struct {
 	// tools create.
 	Partitions  int
 	Replication int
+	// ConnectTimeout bounds a tool's wait for the brokers' first answer.
+	ConnectTimeout time.Duration
 }
 
 const (
-	// ConnectTimeout bounds a tool's wait for the brokers' first answer.
-	ConnectTimeout = 15 * time.Second
-
 	// dialTimeout and requestOverhead bound one connection attempt and the
 	// wait for a response (kgo's defaults are 10s each), so that a broker
 	// that does not answer is retried, and reported, close to
-	// ConnectTimeout: kgo does not cut short a connection's set-up when
+	// Cluster.ConnectTimeout: kgo does not cut short a connection's set-up when
 	// the request's context ends.
 	dialTimeout     = 5 * time.Second
 	requestOverhead = 5 * time.Second
@@ -110,14 +109,15 @@ func newClient(c Cluster, opts ...kgo.Opt) (*kgo.Client, error) {
 
 // brokerError explains a failed request to the brokers: either ctx was
 // cancelled (the user interrupted), or the brokers did not answer within
-// ConnectTimeout.
-func brokerError(ctx context.Context, brokers []string, err error) error {
+// Cluster.ConnectTimeout.
+func brokerError(ctx context.Context, c Cluster, err error) error {
+	brokers := c.Brokers
 	if ctx.Err() != nil {
 		return fmt.Errorf("cli: interrupted while talking to %s: %w", strings.Join(brokers, ","), ctx.Err())
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("cli: the brokers %s did not answer within %v (are the addresses right and the brokers up?)",
-			strings.Join(brokers, ","), ConnectTimeout)
+			strings.Join(brokers, ","), c.ConnectTimeout)
 	}
 	return fmt.Errorf("cli: cannot reach the brokers %s: %w (are the addresses right and the brokers up?)",
 		strings.Join(brokers, ","), err)
@@ -125,12 +125,13 @@ func brokerError(ctx context.Context, brokers []string, err error) error {
 
 // lookUpTopic returns topic's metadata, or an error naming the topic if it
 // does not exist.
-func lookUpTopic(ctx context.Context, adm *kadm.Client, brokers []string, topic string) (kadm.TopicDetail, error) {
-	lctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
+func lookUpTopic(ctx context.Context, adm *kadm.Client, c Cluster, topic string) (kadm.TopicDetail, error) {
+	brokers := c.Brokers
+	lctx, cancel := context.WithTimeout(ctx, c.ConnectTimeout)
 	defer cancel()
 	details, err := adm.ListTopics(lctx, topic)
 	if err != nil {
-		return kadm.TopicDetail{}, brokerError(ctx, brokers, err)
+		return kadm.TopicDetail{}, brokerError(ctx, c, err)
 	}
 	d, ok := details[topic]
 	switch {

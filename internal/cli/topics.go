@@ -60,11 +60,11 @@ func (e Env) createTopics(ctx context.Context, adm *kadm.Client, c Cluster, io I
 		fmt.Fprintf(io.Err, "app %s declares no topics: nothing to create\n", e.App)
 		return nil
 	}
-	tctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
+	tctx, cancel := context.WithTimeout(ctx, c.ConnectTimeout)
 	defer cancel()
 	resps, err := adm.CreateTopics(tctx, int32(c.Partitions), int16(c.Replication), nil, topics...)
 	if err != nil {
-		return brokerError(ctx, c.Brokers, err)
+		return brokerError(ctx, c, err)
 	}
 	var existing []string
 	for _, t := range topics {
@@ -75,7 +75,7 @@ func (e Env) createTopics(ctx context.Context, adm *kadm.Client, c Cluster, io I
 	var details kadm.TopicDetails
 	if len(existing) > 0 {
 		if details, err = adm.ListTopics(tctx, existing...); err != nil {
-			return brokerError(ctx, c.Brokers, err)
+			return brokerError(ctx, c, err)
 		}
 	}
 
@@ -116,11 +116,11 @@ func (e Env) createTopics(ctx context.Context, adm *kadm.Client, c Cluster, io I
 
 // listTopics prints the cluster's topics, sorted, one per line.
 func (e Env) listTopics(ctx context.Context, adm *kadm.Client, c Cluster, io IO) error {
-	tctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
+	tctx, cancel := context.WithTimeout(ctx, c.ConnectTimeout)
 	defer cancel()
 	details, err := adm.ListTopics(tctx)
 	if err != nil {
-		return brokerError(ctx, c.Brokers, err)
+		return brokerError(ctx, c, err)
 	}
 	appTopics := e.Topics
 	w := bufio.NewWriter(io.Out)
