@@ -38,7 +38,7 @@ type Engine struct {
 		steps      *StepStatus // published by the engine actor
 	}
 	commitMu sync.Mutex    // serializes commits
-	stopped  chan struct{} // closed when Run's final commit is done
+	stopped  chan struct{} // closed once Run's shutdown stopped the actors, after its final commit
 	failed   chan struct{} // closed by the first fatal error
 	failOnce sync.Once
 }
@@ -87,7 +87,7 @@ func (a *engineActor) Receive(ctx actor.Context) {
 		p.pid = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
 			return &partitionActor{part: p, cfg: &a.e.cfg}
 		}))
-		msg.reply <- nil
+		msg.reply <- struct{}{}
 	case *evaluate:
 		a.evaluate()
 		close(msg.done)

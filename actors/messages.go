@@ -50,10 +50,11 @@ type restored struct {
 	err error
 }
 
-// startPartition asks the engine actor to spawn a partition actor.
+// startPartition asks the engine actor to spawn a partition actor; reply
+// gets a value once it has.
 type startPartition struct {
 	part  *partition
-	reply chan error
+	reply chan struct{}
 }
 
 // setMode tells a partition actor the mode to deliver in, and whether a

@@ -106,7 +106,6 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.handler = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
 			return &handlerActor{part: a.part}
 		}))
-		a.startRestore(ctx.ActorSystem(), ctx.Self())
 	case *restored:
 		if msg.err != nil {
 			if a.part.ctx.Err() == nil {
@@ -180,23 +179,6 @@ func (a *partitionActor) onDelivered(system *actor.ActorSystem, msg *delivered) 
 		return
 	}
 	a.deliverNext(system)
-}
-
-// startRestore runs a stateful partition's Restore on a goroutine the
-// partition owns: it ends with the partition's context, and the Engine
-// waits for restoreDone before closing the state.
-func (a *partitionActor) startRestore(system *actor.ActorSystem, self *actor.PID) {
-	p := a.part
-	if p.stateful == nil {
-		p.restored.Store(true)
-		close(p.restoreDone)
-		return
-	}
-	go func() {
-		defer close(p.restoreDone)
-		err := p.stateful.Restore(p.ctx)
-		system.Root.Send(self, &restored{err: err})
-	}()
 }
 
 // deliverNext hands the handler actor its next delivery, if it is idle:

@@ -29,7 +29,13 @@ func (e *Engine) OnAssigned(_ context.Context, cl *kgo.Client, assigned map[stri
 	if len(e.cfg.Steps) > 0 {
 		done := make(chan struct{})
 		e.system.Root.Send(e.root, &assigning{tps: tps, done: done})
-		<-done
+		// The engine actor answers at once (it does no I/O in Receive)
+		// unless Run has stopped it, which closes stopped.
+		select {
+		case <-done:
+		case <-e.stopped:
+			return
+		}
 	}
 	for _, tp := range tps {
 		if err := e.start(tp, cl); err != nil {
@@ -39,11 +45,18 @@ func (e *Engine) OnAssigned(_ context.Context, cl *kgo.Client, assigned map[stri
 	}
 }
 
+// start builds a partition's processor and starts its actors and, for a
+// stateful one, its restore. It runs in OnAssigned and, for a stalled
+// partition, on the fetch loop; Run's shutdown may begin meanwhile (the
+// fetch loop lets rebalances through on its way out), so whether the
+// partition joins the assignment or is stopped at once is decided under
+// the lock the shutdown takes the assignment over with.
 func (e *Engine) start(tp TopicPartition, cl *kgo.Client) error {
 	e.mu.Lock()
 	_, running := e.mu.parts[tp]
+	closing := e.mu.closing
 	e.mu.Unlock()
-	if running {
+	if running || closing {
 		return nil
 	}
 	proc, err := e.cfg.NewProcessor(tp)
@@ -66,17 +79,72 @@ func (e *Engine) start(tp TopicPartition, cl *kgo.Client) error {
 		logger:      e.cfg.Logger.With("topic", tp.Topic, "partition", tp.Partition),
 	}
 	p.stepEnd.Store(-1)
-	reply := make(chan error, 1)
-	e.system.Root.Send(e.root, &startPartition{part: p, reply: reply})
-	if err := <-reply; err != nil {
-		cancel()
-		return err
+	if stateful == nil {
+		p.restored.Store(true)
+		close(p.restoreDone)
 	}
+	if !e.spawn(p) {
+		// Run has shut down and stopped the engine actor: the partition
+		// never ran. Give its state back.
+		cancel()
+		if stateful != nil {
+			close(p.restoreDone)
+			e.closeState([]*partition{p})
+		}
+		return nil
+	}
+	e.startRestore(p)
 	e.mu.Lock()
+	if e.mu.closing {
+		e.mu.Unlock()
+		// The shutdown took the assignment over while the processor was
+		// being built; it does not know this partition, so stop it here,
+		// as it would have.
+		p.logger.Info("partition assigned as the worker shuts down: stopping it")
+		p.stopping.Store(true)
+		e.stopActors([]*partition{p})
+		e.closeState([]*partition{p})
+		p.flow.close()
+		return nil
+	}
 	e.mu.parts[tp] = p
 	e.mu.Unlock()
 	p.logger.Info("partition assigned")
 	return nil
+}
+
+// spawn has the engine actor spawn p's partition actor, and reports
+// whether it did. The engine actor answers at once unless Run has stopped
+// it, which closes stopped.
+func (e *Engine) spawn(p *partition) bool {
+	reply := make(chan struct{}, 1)
+	e.system.Root.Send(e.root, &startPartition{part: p, reply: reply})
+	select {
+	case <-reply:
+		return true
+	case <-e.stopped:
+		select {
+		case <-reply:
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// startRestore runs a stateful partition's Restore on a goroutine the
+// partition owns: it ends with the partition's context, and closeState
+// waits for restoreDone before closing the state. The partition actor
+// delivers nothing before it hears the outcome.
+func (e *Engine) startRestore(p *partition) {
+	if p.stateful == nil {
+		return
+	}
+	go func() {
+		defer close(p.restoreDone)
+		err := p.stateful.Restore(p.ctx)
+		e.system.Root.Send(p.pid, &restored{err: err})
+	}()
 }
 
 // OnRevoked drains the revoked partitions, commits what they handled and

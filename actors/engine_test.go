@@ -1,0 +1,365 @@
+package actors_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/actors"
+)
+
+// The tests below run an Engine as the runtime does: a kgo client wired
+// to its callbacks, against an in-process kfake broker.
+
+// patience bounds every wait for an event that should come; reaching it
+// fails the test rather than hanging it.
+const patience = 30 * time.Second
+
+// newCluster starts a broker with topics of the given partition count.
+func newCluster(t *testing.T, partitions int32, topics ...string) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// produce writes one record to each partition of topic.
+func produce(t *testing.T, c *kfake.Cluster, topic string, partitions int32) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	for p := range partitions {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: p, Value: []byte("v")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// engineClient returns a client wired to e as the Engine's doc says,
+// consuming topics in group.
+func engineClient(t *testing.T, c *kfake.Cluster, e *actors.Engine, group string, topics ...string) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(c.ListenAddrs()...),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsAssigned(e.OnAssigned),
+		kgo.OnPartitionsRevoked(e.OnRevoked),
+		kgo.OnPartitionsLost(e.OnLost),
+		kgo.FetchMaxWait(100*time.Millisecond),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// run runs e on cl until stop is called; stop returns Run's error.
+func run(t *testing.T, e *actors.Engine, cl *kgo.Client) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- e.Run(ctx, cl) }()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-errc:
+			case <-time.After(2 * patience):
+				err = fmt.Errorf("Run did not return within %v of its context's end", 2*patience)
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+// await fails the test unless ch is closed within patience.
+func await(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(patience):
+		t.Fatalf("%s: not within %v", what, patience)
+	}
+}
+
+// logEvents is a slog.Handler that lets a test wait for a log message.
+type logEvents struct {
+	t  *testing.T
+	mu sync.Mutex // guards all below
+	// seen are channels by message, closed once a record with that
+	// message was logged.
+	seen  map[string]chan struct{}
+	lines []string
+}
+
+func newLogEvents(t *testing.T) *logEvents {
+	l := &logEvents{t: t, seen: map[string]chan struct{}{}}
+	t.Cleanup(func() {
+		if t.Failed() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			t.Logf("engine log:\n%s", strings.Join(l.lines, "\n"))
+		}
+	})
+	return l
+}
+
+func (l *logEvents) chanLocked(msg string) chan struct{} {
+	ch := l.seen[msg]
+	if ch == nil {
+		ch = make(chan struct{})
+		l.seen[msg] = ch
+	}
+	return ch
+}
+
+// await returns a channel closed once msg is logged.
+func (l *logEvents) await(msg string) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.chanLocked(msg)
+}
+
+// logged reports whether msg was logged.
+func (l *logEvents) logged(msg string) bool {
+	select {
+	case <-l.await(msg):
+		return true
+	default:
+		return false
+	}
+}
+
+func (l *logEvents) Enabled(context.Context, slog.Level) bool { return true }
+
+func (l *logEvents) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s %q", r.Time.Format("15:04:05.000"), r.Level, r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s", a)
+		return true
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, b.String())
+	ch := l.chanLocked(r.Message)
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+	return nil
+}
+
+func (l *logEvents) WithAttrs(as []slog.Attr) slog.Handler { return &logView{l, as} }
+func (l *logEvents) WithGroup(string) slog.Handler         { return l }
+
+// logView is a logEvents with attributes added to its records.
+type logView struct {
+	*logEvents
+	attrs []slog.Attr
+}
+
+func (v *logView) Handle(ctx context.Context, r slog.Record) error {
+	r.AddAttrs(v.attrs...)
+	return v.logEvents.Handle(ctx, r)
+}
+
+func (v *logView) WithAttrs(as []slog.Attr) slog.Handler {
+	return &logView{v.logEvents, append(append([]slog.Attr(nil), v.attrs...), as...)}
+}
+
+// state is a Processor with Stateful hooks, each optional.
+type state struct {
+	process func(*actors.Call) error
+	restore func(context.Context) error
+	flush   func(context.Context) error
+	close   func()
+	// closed is closed by Close.
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func newState() *state { return &state{closed: make(chan struct{})} }
+
+func (s *state) Process(c *actors.Call) error {
+	if s.process != nil {
+		return s.process(c)
+	}
+	return nil
+}
+
+func (s *state) Abandon(_ *actors.Call, err error) error { return err }
+
+func (s *state) Restore(ctx context.Context) error {
+	if s.restore != nil {
+		return s.restore(ctx)
+	}
+	return nil
+}
+
+func (s *state) Flush(ctx context.Context) error {
+	if s.flush != nil {
+		return s.flush(ctx)
+	}
+	return nil
+}
+
+func (s *state) Committed() error { return nil }
+func (s *state) Full() bool       { return false }
+
+func (s *state) Close() error {
+	if s.close != nil {
+		s.close()
+	}
+	s.closeOnce.Do(func() { close(s.closed) })
+	return nil
+}
+
+// isClosed reports whether Close was called.
+func (s *state) isClosed() bool {
+	select {
+	case <-s.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// TestPartitionAssignedAsShutdownBeginsIsStopped: the client calls
+// OnAssigned whenever the fetch loop lets rebalances through, which it
+// also does on its way out, before the shutdown takes the assignment over.
+// A partition whose processor is still being built when that happens must
+// be stopped and its state closed, not registered in an assignment the
+// shutdown already emptied (where nothing would ever drain it or close its
+// store).
+//
+// The window is narrow with a live group, so the test plays the client's
+// part for that one callback: it calls OnAssigned itself, on the client
+// Run uses, and holds the processor's construction until the shutdown has
+// begun.
+func TestPartitionAssignedAsShutdownBeginsIsStopped(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 1, "in", "more")
+	logs := newLogEvents(t)
+	building := make(chan struct{})
+	assignedReturned := make(chan struct{})
+	late := newState()
+	first := newState()
+	// The shutdown closes in/0's state before it stops the engine actor:
+	// holding that keeps the engine actor up until the late OnAssigned has
+	// returned, so the late partition gets as far as it can.
+	first.close = func() {
+		select {
+		case <-assignedReturned:
+		case <-time.After(patience):
+			t.Errorf("the late OnAssigned did not return within %v of the shutdown closing in/0", patience)
+		}
+	}
+	e, err := actors.New(actors.Config{
+		Logger: slog.New(logs),
+		NewProcessor: func(tp actors.TopicPartition) (actors.Processor, error) {
+			if tp.Topic == "in" {
+				return first, nil
+			}
+			close(building)
+			<-logs.await("shutting down")
+			return late, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := engineClient(t, c, e, "g", "in")
+	stop := run(t, e, cl)
+	await(t, logs.await("partition assigned"), "in/0 assigned")
+
+	go func() {
+		defer close(assignedReturned)
+		e.OnAssigned(context.Background(), cl, map[string][]int32{"more": {0}})
+	}()
+	await(t, building, "the late partition's processor being built")
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	await(t, assignedReturned, "the late OnAssigned returning")
+	if !first.isClosed() {
+		t.Error("in/0's state was not closed by the shutdown")
+	}
+	if !late.isClosed() {
+		t.Error("the state of a partition assigned as the shutdown began was never closed")
+	}
+	if st := e.Status(); len(st) != 0 {
+		t.Errorf("after Run returned, Status lists %+v; want no partition", st)
+	}
+}
+
+// TestAssignedAfterShutdownReturns: a partition assigned so late that Run
+// has stopped the engine actor before its processor is built must not
+// leave OnAssigned waiting for an actor that will never answer (the
+// rebalance, and the client's Close, would wait with it); its state is
+// given back.
+func TestAssignedAfterShutdownReturns(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 1, "in", "more")
+	logs := newLogEvents(t)
+	building := make(chan struct{})
+	runReturned := make(chan struct{})
+	late := newState()
+	e, err := actors.New(actors.Config{
+		Logger: slog.New(logs),
+		NewProcessor: func(tp actors.TopicPartition) (actors.Processor, error) {
+			if tp.Topic == "in" {
+				return newState(), nil
+			}
+			close(building)
+			<-runReturned
+			return late, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := engineClient(t, c, e, "g", "in")
+	stop := run(t, e, cl)
+	await(t, logs.await("partition assigned"), "in/0 assigned")
+
+	assignedReturned := make(chan struct{})
+	go func() {
+		defer close(assignedReturned)
+		e.OnAssigned(context.Background(), cl, map[string][]int32{"more": {0}})
+	}()
+	await(t, building, "the late partition's processor being built")
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	close(runReturned)
+	await(t, assignedReturned, "OnAssigned returning after Run did")
+	if !late.isClosed() {
+		t.Error("the state of a partition assigned after the shutdown was never closed")
+	}
+}
