@@ -13,18 +13,54 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// commit commits the committable offsets of parts, synchronously. It is
-// the only place offsets are committed.
+// The commit lock serializes commits, and keeps them apart from what must
+// not run during one: closing a partition's state, and resetting a
+// stalled partition's fetch position. Every holder works under a deadline
+// (a periodic commit: commitTimeout; a revoke's: the revoke's; the final
+// one and a stalled partition's: stepTimeout), so that in a broker outage
+// a commit gives up rather than holding the lock for as long as the
+// outage lasts, and a wait for the lock is bounded by holdLimit.
+
+// lockCommit takes the commit lock, or gives up when ctx ends.
+func (e *Engine) lockCommit(ctx context.Context) error {
+	select {
+	case e.commitSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// unlockCommit releases the commit lock.
+func (e *Engine) unlockCommit() { <-e.commitSem }
+
+// commitTimeout bounds one periodic commit, its flush included: a commit
+// cut short is retried at the next interval. It is at most DrainTimeout,
+// so that a revoke, which waits that long for its drain and commit, finds
+// the lock free in time to commit too.
+func (e *Engine) commitTimeout() time.Duration { return min(stepTimeout, e.cfg.DrainTimeout) }
+
+// holdLimit is the longest any holder keeps the commit lock.
+func (e *Engine) holdLimit() time.Duration { return max(stepTimeout, e.cfg.DrainTimeout) }
+
+// commit commits the committable offsets of parts, synchronously, within
+// ctx: waiting for a commit in progress included. It is the only place
+// offsets are committed.
 func (e *Engine) commit(ctx context.Context, cl *kgo.Client, parts []*partition) error {
-	e.commitMu.Lock()
-	defer e.commitMu.Unlock()
+	if err := e.lockCommit(ctx); err != nil {
+		return fmt.Errorf("actors: commit: waiting for the commit in progress: %w", err)
+	}
+	defer e.unlockCommit()
 	return e.commitLocked(ctx, cl, parts)
 }
 
-// commitLocked is commit with commitMu held. Stateful partitions flush
-// their state first; what they may commit is capped at what the flush made
-// durable.
+// commitLocked is commit with the commit lock held. Stateful partitions
+// flush their state first; what they may commit is capped at what the
+// flush made durable. Partitions whose state was closed meanwhile (revoked
+// while this commit waited for the lock) are left out: they are no longer
+// this worker's to commit.
 func (e *Engine) commitLocked(ctx context.Context, cl *kgo.Client, parts []*partition) error {
+	parts = slices.DeleteFunc(slices.Clone(parts), func(p *partition) bool { return p.closed.Load() })
 	e.flushState(ctx, parts)
 	offsets := make(map[string]map[int32]kgo.EpochOffset)
 	byTP := make(map[TopicPartition]*partition)
@@ -79,7 +115,7 @@ func (e *Engine) commitLocked(ctx context.Context, cl *kgo.Client, parts []*part
 // since their last flush, and raises their commit limit to what is now
 // durable. A failed flush stops the Engine: the partition's changes since
 // its last flush may be lost, so nothing past it may be committed. Called
-// with commitMu held.
+// with the commit lock held.
 func (e *Engine) flushState(ctx context.Context, parts []*partition) {
 	for _, p := range parts {
 		if p.stateful == nil || !p.restored.Load() {
@@ -128,9 +164,11 @@ func (e *Engine) commitLoop(ctx context.Context, cl *kgo.Client) {
 		if len(parts) == 0 {
 			continue
 		}
-		if err := e.commit(ctx, cl, parts); err != nil && ctx.Err() == nil {
-			e.cfg.Logger.Warn("periodic commit failed; retrying next interval", "err", err)
+		cctx, cancel := context.WithTimeout(ctx, e.commitTimeout())
+		if err := e.commit(cctx, cl, parts); err != nil && ctx.Err() == nil {
+			e.cfg.Logger.Warn("periodic commit failed; retrying next interval", "err", err, "timeout", e.commitTimeout())
 		}
+		cancel()
 	}
 }
 

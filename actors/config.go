@@ -28,10 +28,14 @@ type Config struct {
 	Backoff time.Duration
 	// MaxBackoff caps Backoff. Default 5s.
 	MaxBackoff time.Duration
-	// CommitInterval is the period of offset commits. Default 5s.
+	// CommitInterval is the period of offset commits. Default 5s. Each
+	// periodic commit, its state flush included, gives up after 10s or
+	// DrainTimeout, whichever is shorter, and is retried at the next
+	// interval: in a broker outage commits fail rather than pile up.
 	CommitInterval time.Duration
 	// DrainTimeout bounds how long revoking partitions, or shutting down,
-	// waits for in-flight records and their outputs. Default 30s.
+	// waits for in-flight records and their outputs, and a revoke for its
+	// commit (waiting for a commit in progress included). Default 30s.
 	DrainTimeout time.Duration
 	// StallTimeout is how long a partition may go without handling a
 	// record while records wait before it counts as stalled and is

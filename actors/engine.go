@@ -37,10 +37,12 @@ type Engine struct {
 		stalls     map[TopicPartition]stallRecord
 		steps      *StepStatus // published by the engine actor
 	}
-	commitMu sync.Mutex    // serializes commits
-	stopped  chan struct{} // closed once Run's shutdown stopped the actors, after its final commit
-	failed   chan struct{} // closed by the first fatal error
-	failOnce sync.Once
+	// commitSem is the commit lock, a 1-slot semaphore: unlike a mutex,
+	// a wait for it ends with the waiter's context (see lockCommit).
+	commitSem chan struct{}
+	stopped   chan struct{} // closed once Run's shutdown stopped the actors, after its final commit
+	failed    chan struct{} // closed by the first fatal error
+	failOnce  sync.Once
 }
 
 // New validates cfg and builds an Engine; nothing runs until Run.
@@ -55,10 +57,11 @@ func New(cfg Config) (*Engine, error) {
 		return slog.New(logfloor.New(cfg.Logger.Handler(), slog.LevelWarn))
 	}))
 	e := &Engine{
-		cfg:     cfg,
-		system:  system,
-		stopped: make(chan struct{}),
-		failed:  make(chan struct{}),
+		cfg:       cfg,
+		system:    system,
+		stopped:   make(chan struct{}),
+		failed:    make(chan struct{}),
+		commitSem: make(chan struct{}, 1),
 	}
 	e.cfg.Logger = logger
 	e.mu.parts = make(map[TopicPartition]*partition)

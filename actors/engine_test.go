@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eddy-streams/eddy/actors"
 )
@@ -52,9 +54,9 @@ func produce(t *testing.T, c *kfake.Cluster, topic string, partitions int32) {
 
 // engineClient returns a client wired to e as the Engine's doc says,
 // consuming topics in group.
-func engineClient(t *testing.T, c *kfake.Cluster, e *actors.Engine, group string, topics ...string) *kgo.Client {
+func engineClient(t *testing.T, c *kfake.Cluster, e *actors.Engine, group string, topics []string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(c.ListenAddrs()...),
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topics...),
@@ -64,8 +66,8 @@ func engineClient(t *testing.T, c *kfake.Cluster, e *actors.Engine, group string
 		kgo.OnPartitionsAssigned(e.OnAssigned),
 		kgo.OnPartitionsRevoked(e.OnRevoked),
 		kgo.OnPartitionsLost(e.OnLost),
-		kgo.FetchMaxWait(100*time.Millisecond),
-	)
+		kgo.FetchMaxWait(100 * time.Millisecond),
+	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +296,7 @@ func TestPartitionAssignedAsShutdownBeginsIsStopped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := engineClient(t, c, e, "g", "in")
+	cl := engineClient(t, c, e, "g", []string{"in"})
 	stop := run(t, e, cl)
 	await(t, logs.await("partition assigned"), "in/0 assigned")
 
@@ -344,7 +346,7 @@ func TestAssignedAfterShutdownReturns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := engineClient(t, c, e, "g", "in")
+	cl := engineClient(t, c, e, "g", []string{"in"})
 	stop := run(t, e, cl)
 	await(t, logs.await("partition assigned"), "in/0 assigned")
 
@@ -362,4 +364,93 @@ func TestAssignedAfterShutdownReturns(t *testing.T) {
 	if !late.isClosed() {
 		t.Error("the state of a partition assigned after the shutdown was never closed")
 	}
+}
+
+// TestRevokeDuringABrokerOutageEnds: with the broker refusing writes
+// (retriably, as during an outage), a stateful partition's flush waits
+// for acknowledgements that do not come. The periodic commit holding the
+// commit lock must give up at its deadline, and a revoke waiting for that
+// lock at the end of its own: the group moves on, the revoked partition's
+// state is closed, and the next owner gets the partition.
+func TestRevokeDuringABrokerOutageEnds(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 2, "in", "state")
+	produce(t, c, "in", 2)
+	outage := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "state", Err: kerr.NotEnoughReplicas, Count: -1})
+	t.Cleanup(outage.Remove) // lets a stuck flush finish, so a failing test ends
+
+	writer, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(writer.Close)
+	logs := newLogEvents(t)
+	var mu sync.Mutex
+	states := map[actors.TopicPartition]*state{}
+	e, err := actors.New(actors.Config{
+		Logger:         slog.New(logs),
+		CommitInterval: 50 * time.Millisecond,
+		DrainTimeout:   time.Second,
+		NewProcessor: func(tp actors.TopicPartition) (actors.Processor, error) {
+			st := newState()
+			// Flush writes the partition's state to the broker and
+			// waits for the acknowledgement, or for its context, as
+			// tables do; the write itself outlives the flush.
+			st.flush = func(ctx context.Context) error {
+				acked := make(chan error, 1)
+				writer.Produce(context.Background(), &kgo.Record{Topic: "state", Value: []byte(tp.String())}, func(_ *kgo.Record, err error) { acked <- err })
+				select {
+				case err := <-acked:
+					return err
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			states[tp] = st
+			return st, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := engineClient(t, c, e, "g", []string{"in"}, kgo.HeartbeatInterval(100*time.Millisecond))
+	run(t, e, cl)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	if err := outage.Wait(ctx, 1); err != nil {
+		t.Fatalf("no flush reached the broker: %v", err)
+	}
+
+	// A second member joins: one partition is revoked from the Engine.
+	gained := make(chan actors.TopicPartition, 2)
+	other, err := kgo.NewClient(
+		kgo.SeedBrokers(c.ListenAddrs()...),
+		kgo.ConsumerGroup("g"),
+		kgo.ConsumeTopics("in"),
+		kgo.HeartbeatInterval(100*time.Millisecond),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			for _, p := range m["in"] {
+				gained <- actors.TopicPartition{Topic: "in", Partition: p}
+			}
+		}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(other.Close)
+	var tp actors.TopicPartition
+	select {
+	case tp = <-gained:
+	case <-time.After(patience):
+		t.Fatalf("the second member got no partition within %v: the revoke did not end", patience)
+	}
+	mu.Lock()
+	st := states[tp]
+	mu.Unlock()
+	if st == nil || !st.isClosed() {
+		t.Errorf("%s moved to the other member with its state on this one not closed", tp)
+	}
+	outage.Remove() // the shutdown's final commit need not wait for its deadline
 }

@@ -38,8 +38,11 @@ type partition struct {
 	restored    atomic.Bool
 	restoreDone chan struct{}
 	// flushedPos is the ledger position of the last Flush; only the
-	// committer touches it, under Engine.commitMu.
+	// committer touches it, under the commit lock. closed is set under
+	// that lock when the state closes: no commit touches the partition
+	// after that.
 	flushedPos int64
+	closed     atomic.Bool
 
 	// What the engine actor last decided for the partition, for status:
 	// its mode (a modes.Mode), whether a step plan holds it back, and how

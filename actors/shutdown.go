@@ -64,7 +64,9 @@ func (e *Engine) shutdown(ctx context.Context, cl *kgo.Client) error {
 	return e.mu.cause
 }
 
-// stepTimeout bounds one shutdown step that talks to the broker.
+// stepTimeout bounds one step that talks to the broker: a shutdown step,
+// a stalled partition's commit, a listing of offsets, and (with
+// DrainTimeout) a periodic commit.
 const stepTimeout = 10 * time.Second
 
 // stopActors stops partition actors (and their handler actors) in
@@ -110,14 +112,37 @@ func (e *Engine) drain(ctx context.Context, parts []*partition) {
 }
 
 // closeState closes the state of stopped partitions, once their restore
-// goroutine has returned.
+// goroutine has returned and no commit uses it: a commit that took the
+// partitions before they were stopped may still be flushing them. Marking
+// them closed under the commit lock waits for such a commit to end, and
+// keeps every later one off them. The wait is bounded by holdLimit; past
+// it (a Flush that ignores its context) the state is closed anyway.
 func (e *Engine) closeState(parts []*partition) {
+	var stateful []*partition
 	for _, p := range parts {
 		if p.stateful == nil {
 			continue
 		}
 		p.cancel()
 		<-p.restoreDone
+		stateful = append(stateful, p)
+	}
+	if len(stateful) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.holdLimit())
+	locked := e.lockCommit(ctx) == nil
+	cancel()
+	if !locked {
+		e.cfg.Logger.Error("a commit held the partitions' state past its deadline; closing it anyway", "timeout", e.holdLimit())
+	}
+	for _, p := range stateful {
+		p.closed.Store(true)
+	}
+	if locked {
+		e.unlockCommit()
+	}
+	for _, p := range stateful {
 		if err := p.stateful.Close(); err != nil {
 			p.logger.Warn("closing partition state", "err", err)
 		}
