@@ -37,6 +37,14 @@ type Engine struct {
 		stalls     map[TopicPartition]stallRecord
 		steps      *StepStatus // published by the engine actor
 	}
+	// io runs the engine actor's broker calls (offset listings) so that
+	// Receive never waits on the network. Calls start under mu, never
+	// once closing is set; the shutdown then cancels and waits for them.
+	io struct {
+		wg     sync.WaitGroup
+		ctx    context.Context
+		cancel context.CancelFunc
+	}
 	// commitSem is the commit lock, a 1-slot semaphore: unlike a mutex,
 	// a wait for it ends with the waiter's context (see lockCommit).
 	commitSem chan struct{}
@@ -64,6 +72,7 @@ func New(cfg Config) (*Engine, error) {
 		commitSem: make(chan struct{}, 1),
 	}
 	e.cfg.Logger = logger
+	e.io.ctx, e.io.cancel = context.WithCancel(context.Background())
 	e.mu.parts = make(map[TopicPartition]*partition)
 	e.mu.stalls = make(map[TopicPartition]stallRecord)
 	ms, err := newModeState(&e.cfg)
@@ -97,6 +106,8 @@ func (a *engineActor) Receive(ctx actor.Context) {
 	case *assigning:
 		a.replanFor(msg.tps)
 		close(msg.done)
+	case *stepListed:
+		a.onListed(msg)
 	}
 }
 
@@ -104,6 +115,19 @@ func (a *engineActor) Receive(ctx actor.Context) {
 func (a *engineActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason, _ any) {
 	a.e.fail(fmt.Errorf("actors: partition actor %s failed: %v", child.Id, reason))
 	sup.StopChildren(child)
+}
+
+// goIO runs call on a goroutine the Engine owns, for a broker call the
+// engine actor must not wait on; call's context ends with the shutdown.
+// It reports false, and runs nothing, once Run is shutting down.
+func (e *Engine) goIO(call func(ctx context.Context)) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.mu.closing {
+		return false
+	}
+	e.io.wg.Go(func() { call(e.io.ctx) })
+	return true
 }
 
 // fail stops the Engine with err; the first error wins.

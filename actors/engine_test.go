@@ -454,3 +454,60 @@ func TestRevokeDuringABrokerOutageEnds(t *testing.T) {
 	}
 	outage.Remove() // the shutdown's final commit need not wait for its deadline
 }
+
+// TestStepListingDoesNotHoldTheEngineActor: beginning a step lists its
+// topics' end offsets, which takes as long as the broker takes to answer
+// (up to 10s). The engine actor must stay free meanwhile: a rebalance
+// callback, which waits for it to start partitions, returns while the
+// broker still holds the listing.
+func TestStepListingDoesNotHoldTheEngineActor(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 1, "users", "orders", "more")
+	produce(t, c, "users", 1)
+	held := make(chan struct{})
+	release := make(chan struct{})
+	var holding sync.Once
+	// The first listing of users' end offsets is the step's (the
+	// client itself lists start offsets, to start consuming).
+	c.ControlKey(int16(kmsg.ListOffsets), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		for _, rt := range req.(*kmsg.ListOffsetsRequest).Topics {
+			if rt.Topic == "users" && len(rt.Partitions) > 0 && rt.Partitions[0].Timestamp == -1 {
+				holding.Do(func() {
+					close(held)
+					c.SleepControl(func() { <-release })
+				})
+			}
+		}
+		return nil, nil, false // answered as usual
+	})
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseOnce)
+	logs := newLogEvents(t)
+	e, err := actors.New(actors.Config{
+		Logger: slog.New(logs),
+		Steps:  [][]string{{"users"}},
+		Topics: []string{"users", "orders"},
+		NewProcessor: func(actors.TopicPartition) (actors.Processor, error) {
+			return newState(), nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := engineClient(t, c, e, "g", []string{"users", "orders"})
+	run(t, e, cl)
+	await(t, held, "the step's offset listing reaching the broker")
+
+	// As the client would on a rebalance.
+	assigned := make(chan struct{})
+	go func() {
+		defer close(assigned)
+		e.OnAssigned(context.Background(), cl, map[string][]int32{"more": {0}})
+	}()
+	await(t, assigned, "OnAssigned returning")
+	if logs.logged("listing the offsets of a step's topics; retrying") {
+		t.Fatal("OnAssigned returned only once the step's offset listing had given up: it waited for the engine actor's broker call")
+	}
+	releaseOnce()
+	await(t, logs.await("every step complete: consuming every topic"), "the step plan completing once the listing is answered")
+}

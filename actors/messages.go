@@ -74,6 +74,17 @@ type evaluate struct {
 	done chan struct{}
 }
 
+// stepListed brings the engine actor what a listing of a step's offsets
+// found, for the plan as it was at gen: the end and log start offsets of
+// parts (of topics), or err.
+type stepListed struct {
+	gen          int
+	parts        map[TopicPartition]bool
+	topics       []string
+	ends, starts map[TopicPartition]int64
+	err          error
+}
+
 // assigning tells the engine actor which partitions are about to start, so
 // that a finished step plan can run again before they do; done is closed
 // once it has decided.

@@ -45,6 +45,14 @@ type modeState struct {
 	// covered are the assigned partitions a completed step read. One of a
 	// step topic assigned later, once the plan is done, runs it again.
 	covered map[TopicPartition]bool
+	// gen counts changes of the plan's position (a step restarted,
+	// completed, or the plan run again); a listing started at an older
+	// one is stale. listing is set while a listing of the current step's
+	// offsets is in flight; listed is the answer, until the step begins
+	// with it.
+	gen     int
+	listing bool
+	listed  *stepListed
 }
 
 func newModeState(cfg *Config) (*modeState, error) {
@@ -172,6 +180,7 @@ func (a *engineActor) runSteps(cl *kgo.Client, parts []*partition) {
 		if ms.plan.Begun() && !sameKeys(step, ms.stepParts) {
 			a.e.cfg.Logger.Info("assignment changed during a step: restarting it", "step", ms.plan.Step()+1)
 			ms.plan.Restart()
+			ms.gen++
 		}
 		if !ms.plan.Begun() && !a.beginStep(cl, step) {
 			return
@@ -187,6 +196,7 @@ func (a *engineActor) runSteps(cl *kgo.Client, parts []*partition) {
 			p.stepEnd.Store(-1)
 		}
 		ms.plan.Advance()
+		ms.gen++
 		ms.stepParts, ms.starts = nil, nil
 		if ms.plan.Done() {
 			a.e.cfg.Logger.Info("every step complete: consuming every topic", "mode", a.e.cfg.Modes.Mode.String())
@@ -232,6 +242,7 @@ func (a *engineActor) replanFor(tps []TopicPartition) {
 	slices.Sort(gained)
 	a.e.cfg.Logger.Info("partitions of step topics assigned after the step plan finished: running it again", "partitions", gained)
 	ms.plan.Reset()
+	ms.gen++
 }
 
 // stepTopic reports whether a step of the plan names topic.
@@ -244,45 +255,31 @@ func (a *engineActor) stepTopic(topic string) bool {
 	return false
 }
 
-// beginStep captures the end and start offsets of the step's partitions.
-// A failure is logged and tried again at the next review.
+// beginStep begins the current step with the end and start offsets of
+// its partitions, once a listing of them has come back: the first call
+// starts the listing (on a goroutine, see listStep) and reports false, as
+// do the calls until its answer arrives; a failed listing is tried again
+// at the next review.
 func (a *engineActor) beginStep(cl *kgo.Client, step map[TopicPartition]*partition) bool {
 	ms := a.modes
 	ends := map[modes.Partition]int64{}
 	starts := map[TopicPartition]int64{}
 	if len(step) > 0 {
-		topics := map[string]bool{}
-		for tp := range step {
-			topics[tp.Topic] = true
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
-		defer cancel()
-		adm := kadm.NewClient(cl)
-		names := slices.Sorted(maps.Keys(topics))
-		endList, err := adm.ListEndOffsets(ctx, names...)
-		if err == nil {
-			err = endList.Error()
-		}
-		var startList kadm.ListedOffsets
-		if err == nil {
-			startList, err = adm.ListStartOffsets(ctx, names...)
-		}
-		if err == nil {
-			err = startList.Error()
-		}
-		if err != nil {
-			a.e.cfg.Logger.Warn("listing the offsets of a step's topics; retrying", "step", ms.plan.Step()+1, "topics", names, "err", err)
+		l := ms.listed
+		if l == nil || l.gen != ms.gen || !sameKeys(step, l.parts) {
+			a.listStep(cl, step)
 			return false
 		}
+		ms.listed = nil
 		for tp := range step {
-			end, ok1 := endList.Lookup(tp.Topic, tp.Partition)
-			start, ok2 := startList.Lookup(tp.Topic, tp.Partition)
+			end, ok1 := l.ends[tp]
+			start, ok2 := l.starts[tp]
 			if !ok1 || !ok2 {
 				a.e.cfg.Logger.Warn("a step's partition is missing from the listed offsets; retrying", "partition", tp.String())
 				return false
 			}
-			ends[modes.Partition(tp)] = end.Offset
-			starts[tp] = start.Offset
+			ends[modes.Partition(tp)] = end
+			starts[tp] = start
 		}
 	}
 	ms.plan.Begin(ends)
@@ -302,6 +299,74 @@ func (a *engineActor) beginStep(cl *kgo.Client, step map[TopicPartition]*partiti
 	a.e.cfg.Logger.Info("step began", "step", ms.plan.Step()+1, "of", len(a.e.cfg.Steps),
 		"topics", ms.plan.Topics(), "partitions", len(step), "records_to_read", total)
 	return true
+}
+
+// listStep lists the end and log start offsets of the step's partitions
+// on a goroutine the Engine owns, unless a listing is in flight already;
+// the answer comes back to the engine actor as a stepListed. The engine
+// actor never waits on the broker itself: rebalance callbacks wait for it.
+func (a *engineActor) listStep(cl *kgo.Client, step map[TopicPartition]*partition) {
+	ms := a.modes
+	if ms.listing {
+		return
+	}
+	msg := &stepListed{gen: ms.gen, parts: make(map[TopicPartition]bool, len(step))}
+	topics := map[string]bool{}
+	for tp := range step {
+		msg.parts[tp] = true
+		topics[tp.Topic] = true
+	}
+	msg.topics = slices.Sorted(maps.Keys(topics))
+	e := a.e
+	ms.listing = e.goIO(func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, stepTimeout)
+		defer cancel()
+		msg.ends, msg.starts, msg.err = listOffsets(ctx, cl, msg.topics)
+		if ctx.Err() != nil && e.io.ctx.Err() != nil {
+			return // shutting down
+		}
+		e.system.Root.Send(e.root, msg)
+	})
+}
+
+// onListed takes a listing's answer: a stale one (the plan moved on, or
+// the shutdown began) is dropped; a current one begins the step at once.
+func (a *engineActor) onListed(msg *stepListed) {
+	ms := a.modes
+	ms.listing = false
+	if msg.gen != ms.gen || !ms.planActive() {
+		return
+	}
+	if msg.err != nil {
+		a.e.cfg.Logger.Warn("listing the offsets of a step's topics; retrying", "step", ms.plan.Step()+1, "topics", msg.topics, "err", msg.err)
+		return
+	}
+	ms.listed = msg
+	a.evaluate()
+}
+
+// listOffsets lists the end and log start offsets of every partition of
+// topics.
+func listOffsets(ctx context.Context, cl *kgo.Client, topics []string) (ends, starts map[TopicPartition]int64, err error) {
+	adm := kadm.NewClient(cl)
+	endList, err := adm.ListEndOffsets(ctx, topics...)
+	if err == nil {
+		err = endList.Error()
+	}
+	var startList kadm.ListedOffsets
+	if err == nil {
+		startList, err = adm.ListStartOffsets(ctx, topics...)
+	}
+	if err == nil {
+		err = startList.Error()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	ends, starts = map[TopicPartition]int64{}, map[TopicPartition]int64{}
+	endList.Each(func(o kadm.ListedOffset) { ends[TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o.Offset })
+	startList.Each(func(o kadm.ListedOffset) { starts[TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o.Offset })
+	return ends, starts, nil
 }
 
 // positions returns where each of parts stands for a step: the next

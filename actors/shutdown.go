@@ -18,6 +18,9 @@ func (e *Engine) shutdown(ctx context.Context, cl *kgo.Client) error {
 	parts := slices.Collect(maps.Values(e.mu.parts))
 	clear(e.mu.parts)
 	e.mu.Unlock()
+	// No broker call of the engine actor starts after closing is set.
+	e.io.cancel()
+	e.io.wg.Wait()
 
 	// The caller's ctx is cancelled by now on a requested shutdown; each
 	// step below gets its own deadline, so one stuck step cannot starve
