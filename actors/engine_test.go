@@ -511,3 +511,54 @@ func TestStepListingDoesNotHoldTheEngineActor(t *testing.T) {
 	releaseOnce()
 	await(t, logs.await("every step complete: consuming every topic"), "the step plan completing once the listing is answered")
 }
+
+// restarts is an Observer that reports handler restarts on a channel.
+type restarts struct {
+	ch chan actors.TopicPartition
+}
+
+func (r restarts) HandlerRestarted(tp actors.TopicPartition) { r.ch <- tp }
+func (restarts) Rebalanced(string, int)                      {}
+func (restarts) Committed(int, error)                        {}
+func (restarts) Stalled(actors.TopicPartition)               {}
+func (restarts) ModeSwitched(actors.TopicPartition, string)  {}
+func (restarts) StepCompleted(int)                           {}
+
+// TestDrainDuringARestartBackoffDoesNotWaitForIt: a handler that panicked
+// is restarted after a backoff, with its record delivered again. A drain
+// (revoke, shutdown) during that backoff must not wait for it: the
+// partition is stopping, the record is left for the next owner.
+func TestDrainDuringARestartBackoffDoesNotWaitForIt(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 1, "in")
+	produce(t, c, "in", 1)
+	logs := newLogEvents(t)
+	restarted := restarts{ch: make(chan actors.TopicPartition, 10)}
+	e, err := actors.New(actors.Config{
+		Logger:       slog.New(logs),
+		Backoff:      time.Hour,
+		MaxBackoff:   time.Hour,
+		DrainTimeout: 5 * time.Second,
+		Observer:     restarted,
+		NewProcessor: func(actors.TopicPartition) (actors.Processor, error) {
+			st := newState()
+			st.process = func(*actors.Call) error { panic("boom") }
+			return st, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, e, engineClient(t, c, e, "g", []string{"in"}))
+	select {
+	case <-restarted.ch:
+	case <-time.After(patience):
+		t.Fatalf("the handler did not panic within %v", patience)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if logs.logged("drain deadline passed with a record still in its handler") {
+		t.Fatal("the shutdown's drain waited for the handler's restart backoff until its deadline")
+	}
+}

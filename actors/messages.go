@@ -64,6 +64,12 @@ type setMode struct {
 	held bool
 }
 
+// restartDue tells a partition actor that its handler actor's restart
+// backoff number gen has passed.
+type restartDue struct {
+	gen int
+}
+
 // batchDue tells a partition actor in bulk mode that its oldest queued
 // record has waited Config.BulkMaxWait.
 type batchDue struct{}
