@@ -70,8 +70,14 @@ type Partition struct {
 	refs   int // guarded by reg.mu
 	shards map[*Def]*Shard
 
-	restoreMu sync.Mutex // serializes Restore; guards restored
-	restored  bool
+	// restore has one caller replay the shards' changelogs while the
+	// others (source partitions of the same number) wait for it, or for
+	// their own context.
+	restore struct {
+		mu      sync.Mutex // guards done and running
+		done    bool
+		running chan struct{} // closed when the replay in progress ends; nil when none
+	}
 
 	acks acks // changelog writes in flight
 }
@@ -151,14 +157,40 @@ func (r *Registry) Shards(d *Def) []*Shard {
 func (p *Partition) Shard(d *Def) *Shard { return p.shards[d] }
 
 // Restore brings every shard up to its changelog's end, once; callers for
-// the same partition number wait for each other. A restore cut short by ctx
-// is resumed by the next call.
+// the same partition number wait for the one replaying, or until their ctx
+// ends. A restore cut short by ctx is resumed by the next call.
 func (p *Partition) Restore(ctx context.Context) error {
-	p.restoreMu.Lock()
-	defer p.restoreMu.Unlock()
-	if p.restored {
-		return nil
+	for {
+		p.restore.mu.Lock()
+		if p.restore.done {
+			p.restore.mu.Unlock()
+			return nil
+		}
+		if running := p.restore.running; running != nil {
+			p.restore.mu.Unlock()
+			select {
+			case <-running:
+				continue // done, or cut short: look again
+			case <-ctx.Done():
+				return fmt.Errorf("tables: partition %d: waiting for its restore in progress: %w", p.number, ctx.Err())
+			}
+		}
+		running := make(chan struct{})
+		p.restore.running = running
+		p.restore.mu.Unlock()
+
+		err := p.replay(ctx)
+		p.restore.mu.Lock()
+		p.restore.done = err == nil
+		p.restore.running = nil
+		close(running)
+		p.restore.mu.Unlock()
+		return err
 	}
+}
+
+// replay restores every shard, one after the other.
+func (p *Partition) replay(ctx context.Context) error {
 	for _, s := range p.shards {
 		stats, err := restore(ctx, s, p.reg.cfg.Restore, p.reg.cfg.Logger)
 		if err != nil {
@@ -168,7 +200,6 @@ func (p *Partition) Restore(ctx context.Context) error {
 			p.reg.cfg.OnRestored(stats)
 		}
 	}
-	p.restored = true
 	return nil
 }
 
