@@ -192,12 +192,13 @@ func (p *Partition) Restore(ctx context.Context) error {
 // replay restores every shard, one after the other.
 func (p *Partition) replay(ctx context.Context) error {
 	for _, s := range p.shards {
-		stats, err := restore(ctx, s, p.reg.cfg.Restore, p.reg.cfg.Logger)
+		r := &replay{name: s.def.name, topic: s.def.changelog, kind: "changelog", shards: []*Shard{s}, opts: p.reg.cfg.Restore, logger: p.reg.cfg.Logger}
+		stats, err := r.run(ctx)
 		if err != nil {
 			return err
 		}
 		if p.reg.cfg.OnRestored != nil {
-			p.reg.cfg.OnRestored(stats)
+			p.reg.cfg.OnRestored(stats[0])
 		}
 	}
 	return nil
