@@ -105,10 +105,7 @@ func (e *Engine) drain(ctx context.Context, parts []*partition) {
 			p.cancel()
 			continue
 		}
-		idle, _ := p.ledger.idle()
-		select {
-		case <-idle:
-		case <-ctx.Done():
+		if p.ledger.outputs.Wait(ctx) != nil {
 			p.logger.Warn("drain deadline passed with produced records unacknowledged", "timeout", e.cfg.DrainTimeout)
 		}
 	}
