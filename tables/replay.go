@@ -92,7 +92,12 @@ func (r *replay) run(ctx context.Context) ([]RestoreStats, error) {
 	}
 
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), r.opts...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.topic: offsets}))...)
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.topic: offsets}),
+		// A transaction's marker takes an offset; kept, it moves the
+		// replay past it. A topic written by a transactional producer
+		// ends in one, and without it a replay would wait for a record
+		// at the end that never comes.
+		kgo.KeepControlRecords())...)
 	if err != nil {
 		return nil, fmt.Errorf("tables: %s: client for %s: %w", r.name, r.topic, err)
 	}
@@ -162,6 +167,10 @@ func (r *replay) run(ctx context.Context) ([]RestoreStats, error) {
 			for _, rec := range fp.Records {
 				if !r.follow && rec.Offset >= sr.end {
 					continue // written after the restore began: the records after it handle it
+				}
+				if rec.Attrs.IsControl() {
+					sr.next = rec.Offset + 1
+					continue
 				}
 				// Clones: a store may keep what a batch holds, and these
 				// are slices of the client's fetch buffers.

@@ -435,3 +435,41 @@ func TestGlobalTableFollowsItsTopicReadOnly(t *testing.T) {
 		}
 	})
 }
+
+// TestRestoreOfATopicEndingInATransactionMarker: a topic written by a
+// transactional producer ends in a commit marker, an offset no record
+// has. A restore must reach that end rather than wait for a record at it.
+func TestRestoreOfATopicEndingInATransactionMarker(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "memory://", 1)
+	txn, err := kgo.NewClient(kgo.SeedBrokers(f.brokers...), kgo.TransactionalID("writer"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(txn.Close)
+	if err := txn.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.ProduceSync(f.ctx(), changeRec(t, 0, "a", 1)).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.EndTransaction(f.ctx(), kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if end := f.endOffset(0); end != 2 {
+		t.Fatalf("changelog end %d; want 2 (a record and a commit marker)", end)
+	}
+	reg, _ := f.registry()
+	p, err := reg.Acquire(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Restore(ctx); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	f.wantGet(p, "a", 1)
+	f.release(reg, p)
+}
