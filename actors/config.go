@@ -25,6 +25,8 @@ type Config struct {
 	MaxAttempts int
 	// Backoff is the delay before the first restart of a panicked handler
 	// actor, doubled per consecutive panic up to MaxBackoff. Default 100ms.
+	// A partition drained meanwhile (revoked, shutting down) restarts its
+	// handler at once, and the record waits for the next owner.
 	Backoff time.Duration
 	// MaxBackoff caps Backoff. Default 5s.
 	MaxBackoff time.Duration
