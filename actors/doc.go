@@ -26,6 +26,13 @@
 // Config.CommitInterval, when partitions are revoked, and on shutdown. An
 // offset is never committed past a record that was not handled.
 //
+// Nothing a rebalance callback or the shutdown waits for waits without a
+// bound: the engine actor does no I/O in Receive (offset listings run on
+// goroutines the Engine owns and report back as messages), every commit
+// runs under a deadline and the commit lock is a semaphore whose waiters
+// give up with their context, and timers only send messages to their
+// actor.
+//
 // Backpressure: each partition counts the records fetched but not yet
 // handled; past Config.MaxInFlight the partition is paused at the fetch
 // level and resumed once its backlog falls to half of that, so memory stays

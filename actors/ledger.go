@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/internal/acks"
 )
 
 // ledger decides what of one partition may be committed. The handler actor
@@ -31,16 +33,13 @@ type ledger struct {
 		// pending holds handled records whose outputs are not all
 		// acknowledged yet, in offset order.
 		pending []*pendingRecord
-		// outstanding counts unacknowledged outputs across pending.
-		outstanding int
-		// idle is closed when outstanding drops to zero; nil while zero.
-		idle chan struct{}
-		// failed is the first output that failed; once set, nothing past
-		// its record is ever committable.
-		failed error
 		// committed is the offset last committed for this partition.
 		committed int64
 	}
+	// outputs counts unacknowledged outputs across pending, and keeps
+	// the first that failed (whose record, held pending forever, keeps
+	// every later offset uncommittable).
+	outputs acks.Tracker
 }
 
 // pendingRecord is a handled record waiting for its outputs.
@@ -78,10 +77,7 @@ func (l *ledger) hold(rec *kgo.Record, onFail func(error)) func(error) {
 		l.mu.pending = append(l.mu.pending, p)
 	}
 	p.outstanding++
-	if l.mu.outstanding == 0 {
-		l.mu.idle = make(chan struct{})
-	}
-	l.mu.outstanding++
+	l.outputs.Add(1)
 	l.mu.Unlock()
 
 	var once sync.Once
@@ -91,24 +87,20 @@ func (l *ledger) hold(rec *kgo.Record, onFail func(error)) func(error) {
 }
 
 func (l *ledger) release(p *pendingRecord, rec *kgo.Record, err error, onFail func(error)) {
-	l.mu.Lock()
 	if err != nil {
 		// The output is lost to us: keep the record pending forever so no
 		// commit passes it, and report once.
-		if l.mu.failed == nil {
-			l.mu.failed = fmt.Errorf("actors: output of %s/%d@%d failed: %w", rec.Topic, rec.Partition, rec.Offset, err)
-			failed := l.mu.failed
-			defer onFail(failed)
-		}
+		err = fmt.Errorf("actors: output of %s/%d@%d failed: %w", rec.Topic, rec.Partition, rec.Offset, err)
 	} else {
+		// Before Done: whoever waits for the outputs then finds the
+		// record done.
+		l.mu.Lock()
 		p.outstanding--
+		l.mu.Unlock()
 	}
-	l.mu.outstanding--
-	if l.mu.outstanding == 0 && l.mu.idle != nil {
-		close(l.mu.idle)
-		l.mu.idle = nil
+	if l.outputs.Done(err) {
+		onFail(err)
 	}
-	l.mu.Unlock()
 }
 
 // handled marks rec done by its handler. Records must be marked in order.
@@ -163,12 +155,5 @@ func (l *ledger) snapshot() (next, committed int64) {
 // idle returns a channel closed once no output is outstanding, and the
 // first output failure, if any.
 func (l *ledger) idle() (<-chan struct{}, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.mu.idle == nil {
-		done := make(chan struct{})
-		close(done)
-		return done, l.mu.failed
-	}
-	return l.mu.idle, l.mu.failed
+	return l.outputs.Idle(), l.outputs.Err()
 }

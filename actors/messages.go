@@ -50,10 +50,11 @@ type restored struct {
 	err error
 }
 
-// startPartition asks the engine actor to spawn a partition actor.
+// startPartition asks the engine actor to spawn a partition actor; reply
+// gets a value once it has.
 type startPartition struct {
 	part  *partition
-	reply chan error
+	reply chan struct{}
 }
 
 // setMode tells a partition actor the mode to deliver in, and whether a
@@ -61,6 +62,12 @@ type startPartition struct {
 type setMode struct {
 	mode modes.Mode
 	held bool
+}
+
+// restartDue tells a partition actor that its handler actor's restart
+// backoff number gen has passed.
+type restartDue struct {
+	gen int
 }
 
 // batchDue tells a partition actor in bulk mode that its oldest queued
@@ -71,6 +78,17 @@ type batchDue struct{}
 // done is closed when it has.
 type evaluate struct {
 	done chan struct{}
+}
+
+// stepListed brings the engine actor what a listing of a step's offsets
+// found, for the plan as it was at gen: the end and log start offsets of
+// parts (of topics), or err.
+type stepListed struct {
+	gen          int
+	parts        map[TopicPartition]bool
+	topics       []string
+	ends, starts map[TopicPartition]int64
+	err          error
 }
 
 // assigning tells the engine actor which partitions are about to start, so

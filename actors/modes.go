@@ -7,29 +7,12 @@ import (
 	"slices"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/eddy-streams/eddy/modes"
 )
 
 // modeInterval is how often the engine actor reviews partition modes and
 // the step plan.
 const modeInterval = 100 * time.Millisecond
-
-// StepStatus describes a step plan's progress on this worker.
-type StepStatus struct {
-	// Steps is the plan; Step the index of the current step, len(Steps)
-	// once every step is complete.
-	Steps [][]string `json:"steps"`
-	Step  int        `json:"step"`
-	Done  bool       `json:"done"`
-	// Ends are the end offsets captured when the current step began, by
-	// "topic/partition"; Behind how many records each partition still has
-	// to go (-1: not known yet).
-	Ends   map[string]int64 `json:"ends,omitempty"`
-	Behind map[string]int64 `json:"behind,omitempty"`
-}
 
 // modeState is the engine actor's part in choosing modes: one Switch per
 // assigned partition and the step plan. Only the engine actor touches it.
@@ -45,6 +28,14 @@ type modeState struct {
 	// covered are the assigned partitions a completed step read. One of a
 	// step topic assigned later, once the plan is done, runs it again.
 	covered map[TopicPartition]bool
+	// gen counts changes of the plan's position (a step restarted,
+	// completed, or the plan run again); a listing started at an older
+	// one is stale. listing is set while a listing of the current step's
+	// offsets is in flight; listed is the answer, until the step begins
+	// with it.
+	gen     int
+	listing bool
+	listed  *stepListed
 }
 
 func newModeState(cfg *Config) (*modeState, error) {
@@ -157,233 +148,6 @@ func (a *engineActor) decide(p *partition, now time.Time) {
 		"lag", lag, "lag_high", pol.LagHigh, "lag_low", pol.LagLow)
 }
 
-// runSteps begins the current step (capturing its end offsets) when it has
-// not begun or the assignment changed under it, and moves on for as long as
-// steps are complete.
-func (a *engineActor) runSteps(cl *kgo.Client, parts []*partition) {
-	ms := a.modes
-	for ms.planActive() {
-		step := map[TopicPartition]*partition{}
-		for _, p := range parts {
-			if ms.plan.InStep(p.tp.Topic) {
-				step[p.tp] = p
-			}
-		}
-		if ms.plan.Begun() && !sameKeys(step, ms.stepParts) {
-			a.e.cfg.Logger.Info("assignment changed during a step: restarting it", "step", ms.plan.Step()+1)
-			ms.plan.Restart()
-		}
-		if !ms.plan.Begun() && !a.beginStep(cl, step) {
-			return
-		}
-		if !ms.plan.Reached(a.positions(cl, step)) {
-			return
-		}
-		a.e.cfg.Logger.Info("step complete", "step", ms.plan.Step()+1, "of", len(a.e.cfg.Steps),
-			"topics", ms.plan.Topics(), "partitions", len(step))
-		a.e.cfg.Observer.StepCompleted(ms.plan.Step())
-		for tp, p := range step {
-			ms.covered[tp] = true
-			p.stepEnd.Store(-1)
-		}
-		ms.plan.Advance()
-		ms.stepParts, ms.starts = nil, nil
-		if ms.plan.Done() {
-			a.e.cfg.Logger.Info("every step complete: consuming every topic", "mode", a.e.cfg.Modes.Mode.String())
-		}
-	}
-}
-
-// replan forgets covered partitions no longer assigned and, once the plan
-// is done, runs it again when a partition of a step topic arrived that no
-// step read here: a worker that died mid-step leaves its partitions'
-// backlog to whoever gets them, and their later steps' records must still
-// wait for it.
-func (a *engineActor) replan(parts []*partition) {
-	ms := a.modes
-	assigned := make(map[TopicPartition]bool, len(parts))
-	tps := make([]TopicPartition, len(parts))
-	for i, p := range parts {
-		assigned[p.tp] = true
-		tps[i] = p.tp
-	}
-	maps.DeleteFunc(ms.covered, func(tp TopicPartition, _ bool) bool { return !assigned[tp] })
-	a.replanFor(tps)
-}
-
-// replanFor runs a finished plan again if tps, partitions assigned now or
-// about to start, include one of a step topic that no step read here. The
-// Engine asks before it starts newly assigned partitions, so that none of
-// them handles a record before the plan holds it back.
-func (a *engineActor) replanFor(tps []TopicPartition) {
-	ms := a.modes
-	if ms.plan == nil || !ms.plan.Done() {
-		return
-	}
-	var gained []string
-	for _, tp := range tps {
-		if a.stepTopic(tp.Topic) && !ms.covered[tp] {
-			gained = append(gained, tp.String())
-		}
-	}
-	if len(gained) == 0 {
-		return
-	}
-	slices.Sort(gained)
-	a.e.cfg.Logger.Info("partitions of step topics assigned after the step plan finished: running it again", "partitions", gained)
-	ms.plan.Reset()
-}
-
-// stepTopic reports whether a step of the plan names topic.
-func (a *engineActor) stepTopic(topic string) bool {
-	for _, st := range a.e.cfg.Steps {
-		if slices.Contains(st, topic) {
-			return true
-		}
-	}
-	return false
-}
-
-// beginStep captures the end and start offsets of the step's partitions.
-// A failure is logged and tried again at the next review.
-func (a *engineActor) beginStep(cl *kgo.Client, step map[TopicPartition]*partition) bool {
-	ms := a.modes
-	ends := map[modes.Partition]int64{}
-	starts := map[TopicPartition]int64{}
-	if len(step) > 0 {
-		topics := map[string]bool{}
-		for tp := range step {
-			topics[tp.Topic] = true
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
-		defer cancel()
-		adm := kadm.NewClient(cl)
-		names := slices.Sorted(maps.Keys(topics))
-		endList, err := adm.ListEndOffsets(ctx, names...)
-		if err == nil {
-			err = endList.Error()
-		}
-		var startList kadm.ListedOffsets
-		if err == nil {
-			startList, err = adm.ListStartOffsets(ctx, names...)
-		}
-		if err == nil {
-			err = startList.Error()
-		}
-		if err != nil {
-			a.e.cfg.Logger.Warn("listing the offsets of a step's topics; retrying", "step", ms.plan.Step()+1, "topics", names, "err", err)
-			return false
-		}
-		for tp := range step {
-			end, ok1 := endList.Lookup(tp.Topic, tp.Partition)
-			start, ok2 := startList.Lookup(tp.Topic, tp.Partition)
-			if !ok1 || !ok2 {
-				a.e.cfg.Logger.Warn("a step's partition is missing from the listed offsets; retrying", "partition", tp.String())
-				return false
-			}
-			ends[modes.Partition(tp)] = end.Offset
-			starts[tp] = start.Offset
-		}
-	}
-	ms.plan.Begin(ends)
-	ms.stepParts = make(map[TopicPartition]bool, len(step))
-	for tp, p := range step {
-		ms.stepParts[tp] = true
-		p.stepEnd.Store(ends[modes.Partition(tp)])
-		// A partial batch already queued may now be complete.
-		a.e.system.Root.Send(p.pid, &batchDue{})
-	}
-	ms.starts = starts
-	var total int64
-	positions := a.positions(cl, step)
-	for tp, end := range ends {
-		total += max(0, end-positions[tp])
-	}
-	a.e.cfg.Logger.Info("step began", "step", ms.plan.Step()+1, "of", len(a.e.cfg.Steps),
-		"topics", ms.plan.Topics(), "partitions", len(step), "records_to_read", total)
-	return true
-}
-
-// positions returns where each of parts stands for a step: the next
-// record it would handle, at least the group's commit and the log start
-// captured when the step began.
-func (a *engineActor) positions(cl *kgo.Client, parts map[TopicPartition]*partition) map[modes.Partition]int64 {
-	group := cl.CommittedOffsets() // a copy: once per call, not per partition
-	out := make(map[modes.Partition]int64, len(parts))
-	for tp, p := range parts {
-		next, committed := p.ledger.snapshot()
-		pos := max(next, committed, a.modes.starts[tp])
-		if eo, ok := group[tp.Topic][tp.Partition]; ok {
-			pos = max(pos, eo.Offset)
-		}
-		out[modes.Partition(tp)] = pos
-	}
-	return out
-}
-
-// pauseForPlan pauses fetching of the topics the plan holds back and
-// resumes the ones it no longer does.
-func (a *engineActor) pauseForPlan(cl *kgo.Client) {
-	ms := a.modes
-	want := ms.plan.Paused(a.e.cfg.Topics)
-	var resume []string
-	for _, t := range ms.paused {
-		if !slices.Contains(want, t) {
-			resume = append(resume, t)
-		}
-	}
-	var pause []string
-	for _, t := range want {
-		if !slices.Contains(ms.paused, t) {
-			pause = append(pause, t)
-		}
-	}
-	if len(resume) > 0 {
-		cl.ResumeFetchTopics(resume...)
-	}
-	if len(pause) > 0 {
-		cl.PauseFetchTopics(pause...)
-	}
-	ms.paused = want
-}
-
-// publishSteps makes the plan's progress readable by Engine.Steps.
-func (a *engineActor) publishSteps(cl *kgo.Client, parts []*partition) {
-	ms := a.modes
-	st := &StepStatus{Steps: ms.plan.Steps(), Step: ms.plan.Step(), Done: ms.plan.Done()}
-	if ms.plan.Begun() {
-		st.Ends, st.Behind = map[string]int64{}, map[string]int64{}
-		step := map[TopicPartition]*partition{}
-		for _, p := range parts {
-			if ms.stepParts[p.tp] {
-				step[p.tp] = p
-			}
-		}
-		positions := a.positions(cl, step)
-		for tp, end := range ms.plan.Ends() {
-			st.Ends[TopicPartition(tp).String()] = end
-		}
-		for tp, n := range ms.plan.Behind(positions) {
-			st.Behind[TopicPartition(tp).String()] = n
-		}
-	}
-	a.e.mu.Lock()
-	a.e.mu.steps = st
-	a.e.mu.Unlock()
-}
-
-// Steps describes the step plan's progress; nil without one. Safe for
-// concurrent use.
-func (e *Engine) Steps() *StepStatus {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.mu.steps == nil {
-		return nil
-	}
-	st := *e.mu.steps
-	return &st
-}
-
 // review has the engine actor run its mode and step decisions, and waits
 // for them (or ctx).
 func (e *Engine) review(ctx context.Context) {
@@ -407,16 +171,4 @@ func (e *Engine) modeLoop(ctx context.Context) {
 			e.review(ctx)
 		}
 	}
-}
-
-func sameKeys[V any](a map[TopicPartition]V, b map[TopicPartition]bool) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k := range a {
-		if !b[k] {
-			return false
-		}
-	}
-	return true
 }

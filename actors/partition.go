@@ -38,8 +38,11 @@ type partition struct {
 	restored    atomic.Bool
 	restoreDone chan struct{}
 	// flushedPos is the ledger position of the last Flush; only the
-	// committer touches it, under Engine.commitMu.
+	// committer touches it, under the commit lock. closed is set under
+	// that lock when the state closes: no commit touches the partition
+	// after that.
 	flushedPos int64
+	closed     atomic.Bool
 
 	// What the engine actor last decided for the partition, for status:
 	// its mode (a modes.Mode), whether a step plan holds it back, and how
@@ -89,7 +92,14 @@ type partitionActor struct {
 	failOffset int64 // the record that last panicked
 	failCount  int   // its consecutive panics
 	lastPanic  *PanicError
+	// A handler actor that panicked waits, suspended, for its restart:
+	// restarting is that actor (nil when none waits), sup the actor's own
+	// context to restart it with, restart the backoff timer, which sends
+	// restartDue for restartGen.
+	restarting *actor.PID
+	sup        actor.Supervisor
 	restart    *time.Timer
+	restartGen int
 
 	mode     modes.Mode  // Single or Bulk
 	held     bool        // a step plan holds the records back
@@ -106,7 +116,6 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.handler = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
 			return &handlerActor{part: a.part}
 		}))
-		a.startRestore(ctx.ActorSystem(), ctx.Self())
 	case *restored:
 		if msg.err != nil {
 			if a.part.ctx.Err() == nil {
@@ -137,8 +146,16 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.deliverNext(ctx.ActorSystem())
 	case *delivered:
 		a.onDelivered(ctx.ActorSystem(), msg)
+	case *restartDue:
+		if msg.gen == a.restartGen {
+			a.restartHandler()
+		}
 	case *drain:
 		a.dropQueue()
+		// A handler waiting out its backoff holds the delivery that
+		// panicked: restart it now, and it returns that unhandled, as
+		// the partition is stopping.
+		a.restartHandler()
 		if a.busy {
 			a.drained = append(a.drained, msg.done)
 		} else {
@@ -180,23 +197,6 @@ func (a *partitionActor) onDelivered(system *actor.ActorSystem, msg *delivered) 
 		return
 	}
 	a.deliverNext(system)
-}
-
-// startRestore runs a stateful partition's Restore on a goroutine the
-// partition owns: it ends with the partition's context, and the Engine
-// waits for restoreDone before closing the state.
-func (a *partitionActor) startRestore(system *actor.ActorSystem, self *actor.PID) {
-	p := a.part
-	if p.stateful == nil {
-		p.restored.Store(true)
-		close(p.restoreDone)
-		return
-	}
-	go func() {
-		defer close(p.restoreDone)
-		err := p.stateful.Restore(p.ctx)
-		system.Root.Send(self, &restored{err: err})
-	}()
 }
 
 // deliverNext hands the handler actor its next delivery, if it is idle:
@@ -304,10 +304,28 @@ func (a *partitionActor) HandleFailure(system *actor.ActorSystem, sup actor.Supe
 	if a.restart != nil {
 		a.restart.Stop()
 	}
-	a.restart = time.AfterFunc(delay, func() { sup.RestartChildren(child) })
+	// The timer only sends a message: the restart itself is the actor's
+	// to make, on its own goroutine, and a drain may make it sooner.
+	a.restarting, a.sup = child, sup
+	a.restartGen++
+	gen, self := a.restartGen, a.self
+	a.restart = time.AfterFunc(delay, func() { system.Root.Send(self, &restartDue{gen: gen}) })
 	// The handler's mailbox stays suspended until the restart, so this
 	// delivery waits there for it.
 	a.deliverNext(system)
+}
+
+// restartHandler restarts the handler actor waiting for its restart, if
+// one is.
+func (a *partitionActor) restartHandler() {
+	if a.restarting == nil {
+		return
+	}
+	if a.restart != nil {
+		a.restart.Stop()
+	}
+	a.sup.RestartChildren(a.restarting)
+	a.restarting = nil
 }
 
 // backoff is base doubled per failure after the first, capped at max.

@@ -130,17 +130,27 @@ func (e *Engine) heal(cl *kgo.Client, tp TopicPartition) {
 	e.system.Root.Stop(p.pid)
 	p.flow.close()
 
-	e.commitMu.Lock()
-	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
-	if err := e.commitLocked(ctx, cl, []*partition{p}); err != nil {
-		p.logger.Warn("commit before restarting a stalled partition failed", "err", err)
+	// Every holder of the commit lock gives it up within holdLimit; the
+	// commit itself gets stepTimeout, as the final one does.
+	lctx, lcancel := context.WithTimeout(context.Background(), e.holdLimit())
+	locked := e.lockCommit(lctx) == nil
+	lcancel()
+	if locked {
+		ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+		if err := e.commitLocked(ctx, cl, []*partition{p}); err != nil {
+			p.logger.Warn("commit before restarting a stalled partition failed", "err", err)
+		}
+		cancel()
+	} else {
+		p.logger.Error("a commit held the commit lock past its deadline; restarting the stalled partition without committing", "timeout", e.holdLimit())
 	}
-	cancel()
 	resume := e.resumeOffset(cl, p)
 	if resume.Offset >= 0 {
 		cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{tp.Topic: {tp.Partition: resume}})
 	}
-	e.commitMu.Unlock()
+	if locked {
+		e.unlockCommit()
+	}
 
 	e.closeState([]*partition{p})
 	e.cfg.Observer.Stalled(tp)

@@ -60,11 +60,14 @@ type BatchProcessor interface {
 //
 //   - Restore once, on a goroutine of its own, before the first record is
 //     delivered; records wait meanwhile and the Engine is not Ready. ctx is
-//     cancelled when the partition stops.
+//     cancelled when the partition stops, and Restore must then return:
+//     closing the state waits for it, in a rebalance callback.
 //   - Flush from the committer, before a commit: make every change by
 //     records handled so far durable (changelog writes acknowledged), or
 //     fail. Only then may offsets up to those records be committed. Flush
-//     runs concurrently with Process; the state must allow that.
+//     runs concurrently with Process; the state must allow that. Every
+//     commit has a deadline (see Config.CommitInterval), and Flush must
+//     return once ctx ends; a Flush cut short is followed by another.
 //   - Committed after each successful commit that followed a Flush.
 //   - Full, often and from the committer: whether the unflushed state is
 //     over its bound; a true answer brings the next Flush and commit

@@ -263,6 +263,12 @@ func (w *worker) clientOptions() ([]kgo.Opt, error) {
 		// app's log; its info lines only at debug level.
 		kgo.WithLogger(kslog.New(w.clientLogger())),
 		kgo.RecordPartitioner(tablePartitioner{changelogs: w.app.changelogs(), byKey: kgo.StickyKeyPartitioner(nil)}),
+		// Without it a record is retried for as long as the brokers are
+		// down, holding its source offset (and memory) with it. Two minutes
+		// rides out a broker restart or leader election; a longer outage
+		// fails the record, which stops the worker with an error that
+		// names it, rather than leaving it silently stuck.
+		kgo.RecordDeliveryTimeout(2 * time.Minute),
 	}
 	if cfg.GroupProtocol == "consumer" {
 		opts = append(opts, kgo.ServerSideBalancer())

@@ -1,14 +1,12 @@
 package tables
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/stores"
@@ -79,108 +77,19 @@ func (g *Global) Run(ctx context.Context, opts []kgo.Opt, logger *slog.Logger, o
 		logger = slog.New(slog.DiscardHandler)
 	}
 	start := time.Now()
-	topic := g.def.changelog
-	offsets := map[int32]kgo.Offset{}
-	from := map[int32]int64{}
-	for _, s := range g.shards {
-		var cp int64
-		err := s.useStore(func(st stores.Store) (err error) {
-			cp, err = st.Checkpoint()
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("tables: global %s partition %d: reading the checkpoint: %w", g.def.name, s.partition, err)
-		}
-		from[s.partition] = cp
-		offsets[s.partition] = kgo.NewOffset().AtStart()
-		if cp >= 0 {
-			offsets[s.partition] = kgo.NewOffset().At(cp)
-		}
-	}
-	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), opts...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}))...)
-	if err != nil {
-		return fmt.Errorf("tables: global %s: client: %w", g.def.name, err)
-	}
-	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return fmt.Errorf("tables: global %s: end offsets of %s: %w", g.def.name, topic, err)
-	}
-	behind := map[int32]int64{}
-	records := map[int32]int64{}
-	for _, s := range g.shards {
-		end, _ := ends.Lookup(topic, s.partition)
-		if from[s.partition] > end.Offset {
-			return fmt.Errorf("tables: global %s partition %d: the store's checkpoint %d is past the end %d of %s: "+
-				"the topic was deleted or recreated since; move the store away to rebuild it", g.def.name, s.partition, from[s.partition], end.Offset, topic)
-		}
-		if max(from[s.partition], 0) < end.Offset {
-			behind[s.partition] = end.Offset
-		}
-	}
-	caughtUp := func() {
-		close(g.ready)
-		for _, s := range g.shards {
+	r := &replay{name: "global " + g.def.name, topic: g.def.changelog, kind: "topic", shards: g.shards, opts: opts, logger: logger, follow: true,
+		caughtUp: func(stats []RestoreStats) {
+			close(g.ready)
 			if onRestored != nil {
-				end, _ := ends.Lookup(topic, s.partition)
-				onRestored(RestoreStats{Table: g.def.name, Partition: s.partition, From: from[s.partition], To: end.Offset,
-					Records: records[s.partition], Duration: time.Since(start)})
-			}
-		}
-		logger.Info("restored global table", "table", g.def.name, "topic", topic, "partitions", len(g.shards),
-			"seconds", time.Since(start).Seconds())
-	}
-	if len(behind) == 0 {
-		caughtUp()
-	}
-	for {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		var errs []error
-		fs.EachError(func(_ string, p int32, err error) {
-			errs = append(errs, fmt.Errorf("tables: global %s: reading %s partition %d: %w", g.def.name, topic, p, err))
-		})
-		if len(errs) > 0 {
-			return errors.Join(errs...)
-		}
-		var applyErr error
-		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-			if len(fp.Records) == 0 || applyErr != nil {
-				return
-			}
-			var b stores.Batch
-			for _, r := range fp.Records {
-				// Clones: a store may keep what a batch holds.
-				if r.Value == nil {
-					b.Delete(bytes.Clone(r.Key))
-				} else {
-					b.Set(bytes.Clone(r.Key), bytes.Clone(r.Value))
+				for _, st := range stats {
+					onRestored(st)
 				}
 			}
-			next := fp.Records[len(fp.Records)-1].Offset + 1
-			b.SetCheckpoint(next)
-			if err := g.shards[fp.Partition].useStore(func(st stores.Store) error { return st.Apply(&b) }); err != nil {
-				applyErr = fmt.Errorf("tables: global %s partition %d: %w", g.def.name, fp.Partition, err)
-				return
-			}
-			records[fp.Partition] += int64(len(fp.Records))
-			if end, ok := behind[fp.Partition]; ok && next >= end {
-				delete(behind, fp.Partition)
-				if len(behind) == 0 {
-					caughtUp()
-				}
-			}
-		})
-		if applyErr != nil {
-			return applyErr
-		}
-	}
+			logger.Info("restored global table", "table", g.def.name, "topic", g.def.changelog, "partitions", len(g.shards),
+				"seconds", time.Since(start).Seconds())
+		}}
+	_, err := r.run(ctx)
+	return err
 }
 
 // Close closes the stores; Run must have returned.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddy-streams/eddy/internal/acks"
 	"github.com/eddy-streams/eddy/stores"
 )
 
@@ -70,10 +71,16 @@ type Partition struct {
 	refs   int // guarded by reg.mu
 	shards map[*Def]*Shard
 
-	restoreMu sync.Mutex // serializes Restore; guards restored
-	restored  bool
+	// restore has one caller replay the shards' changelogs while the
+	// others (source partitions of the same number) wait for it, or for
+	// their own context.
+	restore struct {
+		mu      sync.Mutex // guards done and running
+		done    bool
+		running chan struct{} // closed when the replay in progress ends; nil when none
+	}
 
-	acks acks // changelog writes in flight
+	acks flushAcks // changelog writes in flight
 }
 
 // Acquire returns the shards of partition number, opening their stores if
@@ -151,24 +158,50 @@ func (r *Registry) Shards(d *Def) []*Shard {
 func (p *Partition) Shard(d *Def) *Shard { return p.shards[d] }
 
 // Restore brings every shard up to its changelog's end, once; callers for
-// the same partition number wait for each other. A restore cut short by ctx
-// is resumed by the next call.
+// the same partition number wait for the one replaying, or until their ctx
+// ends. A restore cut short by ctx is resumed by the next call.
 func (p *Partition) Restore(ctx context.Context) error {
-	p.restoreMu.Lock()
-	defer p.restoreMu.Unlock()
-	if p.restored {
-		return nil
+	for {
+		p.restore.mu.Lock()
+		if p.restore.done {
+			p.restore.mu.Unlock()
+			return nil
+		}
+		if running := p.restore.running; running != nil {
+			p.restore.mu.Unlock()
+			select {
+			case <-running:
+				continue // done, or cut short: look again
+			case <-ctx.Done():
+				return fmt.Errorf("tables: partition %d: waiting for its restore in progress: %w", p.number, ctx.Err())
+			}
+		}
+		running := make(chan struct{})
+		p.restore.running = running
+		p.restore.mu.Unlock()
+
+		err := p.replay(ctx)
+		p.restore.mu.Lock()
+		p.restore.done = err == nil
+		p.restore.running = nil
+		close(running)
+		p.restore.mu.Unlock()
+		return err
 	}
+}
+
+// replay restores every shard, one after the other.
+func (p *Partition) replay(ctx context.Context) error {
 	for _, s := range p.shards {
-		stats, err := restore(ctx, s, p.reg.cfg.Restore, p.reg.cfg.Logger)
+		r := &replay{name: s.def.name, topic: s.def.changelog, kind: "changelog", shards: []*Shard{s}, opts: p.reg.cfg.Restore, logger: p.reg.cfg.Logger}
+		stats, err := r.run(ctx)
 		if err != nil {
 			return err
 		}
 		if p.reg.cfg.OnRestored != nil {
-			p.reg.cfg.OnRestored(stats)
+			p.reg.cfg.OnRestored(stats[0])
 		}
 	}
-	p.restored = true
 	return nil
 }
 
@@ -188,16 +221,13 @@ func (p *Partition) Flush(ctx context.Context) error {
 					rec.Value = []byte{}
 				}
 			}
-			p.acks.add(1)
+			p.acks.writes.Add(1)
 			sh := s
 			p.reg.cfg.Produce(rec, func(r *kgo.Record, err error) { p.acks.done(sh, r.Offset, err) })
 		}
 	}
-	done := p.acks.wait()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("tables: partition %d: waiting for changelog writes: %w", p.number, ctx.Err())
+	if err := p.acks.writes.Wait(ctx); err != nil {
+		return fmt.Errorf("tables: partition %d: waiting for changelog writes: %w", p.number, err)
 	}
 	last, err := p.acks.take()
 	if err != nil {
@@ -212,66 +242,44 @@ func (p *Partition) Flush(ctx context.Context) error {
 	return nil
 }
 
-// acks counts a partition's changelog writes in flight across flushes, so
-// a flush cut short by its context is waited for by the next one. Produce
-// callbacks update it from the client's goroutine and never block.
-type acks struct {
-	mu          sync.Mutex // guards all below
-	outstanding int
-	idle        chan struct{}    // closed when outstanding is zero
-	last        map[*Shard]int64 // highest acknowledged offset per shard
-	err         error            // first failed write
+// flushAcks counts a partition's changelog writes in flight across
+// flushes, so a flush cut short by its context is waited for by the next
+// one, and keeps the first failure: a partition whose changelog write
+// failed must not commit again. Produce callbacks update it from the
+// client's goroutines and never block.
+type flushAcks struct {
+	writes acks.Tracker
+	mu     sync.Mutex       // guards last
+	last   map[*Shard]int64 // highest acknowledged offset per shard
 }
 
-func (a *acks) add(n int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.outstanding == 0 || a.idle == nil {
-		a.idle = make(chan struct{})
-	}
-	a.outstanding += n
-}
-
-func (a *acks) done(s *Shard, offset int64, err error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	switch {
-	case err != nil && a.err == nil:
-		a.err = fmt.Errorf("tables: %s partition %d: changelog write: %w", s.def.name, s.partition, err)
-	case err == nil:
+// done records one write's outcome: on s, at offset, or err.
+func (a *flushAcks) done(s *Shard, offset int64, err error) {
+	if err != nil {
+		err = fmt.Errorf("tables: %s partition %d: changelog write: %w", s.def.name, s.partition, err)
+	} else {
+		// Before Done: a flush that saw the writes idle finds their
+		// offsets.
+		a.mu.Lock()
 		if a.last == nil {
 			a.last = make(map[*Shard]int64)
 		}
 		if prev, ok := a.last[s]; !ok || offset > prev {
 			a.last[s] = offset
 		}
+		a.mu.Unlock()
 	}
-	if a.outstanding--; a.outstanding == 0 {
-		close(a.idle)
-	}
-}
-
-// wait returns a channel closed once nothing is in flight.
-func (a *acks) wait() <-chan struct{} {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.outstanding == 0 {
-		c := make(chan struct{})
-		close(c)
-		return c
-	}
-	return a.idle
+	a.writes.Done(err)
 }
 
 // take returns and resets what was acknowledged since the last take, or
-// the first failure, which stays: a partition whose changelog write failed
-// must not commit again.
-func (a *acks) take() (map[*Shard]int64, error) {
+// the first failure, which stays.
+func (a *flushAcks) take() (map[*Shard]int64, error) {
+	if err := a.writes.Err(); err != nil {
+		return nil, err
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.err != nil {
-		return nil, a.err
-	}
 	last := a.last
 	a.last = nil
 	return last, nil

@@ -176,6 +176,64 @@ func TestRestoreInterruptedIsResumed(t *testing.T) {
 	f.release(reg, p)
 }
 
+// TestRestoreWaitingForAnotherEndsWithItsContext: source partitions a/0
+// and b/0 share shard 0, and so its restore: the second to restore waits
+// for the first. When the second is revoked meanwhile, its wait ends with
+// its context; the revoke would otherwise wait for the other partition's
+// whole replay.
+func TestRestoreWaitingForAnotherEndsWithItsContext(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "memory://", 1)
+	f.produce(changeRec(t, 0, "a", 1), changeRec(t, 0, "b", 2))
+	g := newGate()
+	t.Cleanup(g.open)
+	reg, _ := f.registryWith(g.wrap)
+	pa, err := reg.Acquire(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := reg.Acquire(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() { first <- pa.Restore(f.ctx()) }()
+	select {
+	case <-g.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first restore did not apply anything within 10s")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	second := make(chan error, 1)
+	go func() { second <- pb.Restore(ctx) }()
+	cancel()
+	select {
+	case err := <-second:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the waiting Restore = %v; want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a Restore whose context ended still waited for the other restore (10s)")
+	}
+
+	g.open()
+	if err := <-first; err != nil {
+		t.Fatalf("the first Restore: %v", err)
+	}
+	if err := pb.Restore(f.ctx()); err != nil {
+		t.Fatalf("Restore after the first finished: %v", err)
+	}
+	f.wantGet(pb, "a", 1)
+	f.wantGet(pb, "b", 2)
+	if err := reg.Release(pa); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Release(pb); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRestorePastTheChangelogEndIsAnError: a store checkpointed past the
 // end of its changelog (the topic was deleted and recreated) is refused,
 // and kept, not silently wiped.
@@ -376,4 +434,42 @@ func TestGlobalTableFollowsItsTopicReadOnly(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
+}
+
+// TestRestoreOfATopicEndingInATransactionMarker: a topic written by a
+// transactional producer ends in a commit marker, an offset no record
+// has. A restore must reach that end rather than wait for a record at it.
+func TestRestoreOfATopicEndingInATransactionMarker(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "memory://", 1)
+	txn, err := kgo.NewClient(kgo.SeedBrokers(f.brokers...), kgo.TransactionalID("writer"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(txn.Close)
+	if err := txn.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.ProduceSync(f.ctx(), changeRec(t, 0, "a", 1)).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.EndTransaction(f.ctx(), kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if end := f.endOffset(0); end != 2 {
+		t.Fatalf("changelog end %d; want 2 (a record and a commit marker)", end)
+	}
+	reg, _ := f.registry()
+	p, err := reg.Acquire(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Restore(ctx); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	f.wantGet(p, "a", 1)
+	f.release(reg, p)
 }

@@ -1,6 +1,7 @@
 package tables
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -260,16 +261,24 @@ func (f fixedScope) Shard(*Def, []byte) (*Shard, error) { return f.sh, nil }
 
 func (f fixedScope) GlobalShards(*Def, []byte) ([]*Shard, error) { return []*Shard{f.sh}, nil }
 
+// scanPage is how many store entries Scan reads at a time under the
+// shard's store lock; it calls fn on them after releasing it.
+const scanPage = 1000
+
 // Scan calls fn for every key of shard sh, in no particular order, until fn
 // returns false: the store's keys overlaid with the writes not yet in it.
-// For reports and tools, outside handler calls.
+// fn runs with no lock held, so a slow fn delays no handler and no revoke;
+// the store is read a page at a time, so fn sees each key at most once but
+// not one snapshot of the store: a key committed while Scan runs may show
+// its old or its new value. A shard closed meanwhile (its partition
+// released) ends Scan with an error wrapping ErrClosed. For reports and
+// tools, outside handler calls.
 func (t *Table[K, V]) Scan(sh *Shard, fn func(K, V) bool) error {
 	cached, err := sh.snapshotCache()
 	if err != nil {
 		return err
 	}
 	var ferr error
-	more := true
 	decode := func(kb, vb []byte) bool {
 		k, err := t.keys.Decode(kb)
 		if err != nil {
@@ -281,26 +290,44 @@ func (t *Table[K, V]) Scan(sh *Shard, fn func(K, V) bool) error {
 			ferr = fmt.Errorf("tables: %s: decode value of key %q: %w", t.def.name, kb, err)
 			return false
 		}
-		more = fn(k, v)
-		return more
+		return fn(k, v)
 	}
-	if err := sh.useStore(func(st stores.Store) error {
-		return st.Iterate(nil, nil, func(kb, vb []byte) bool {
-			if _, ok := cached[string(kb)]; ok {
-				return true // the cache has the newer write
+	type kv struct{ k, v []byte }
+	page := make([]kv, 0, scanPage)
+	var start []byte
+	for {
+		page = page[:0]
+		var next []byte // the first key of the next page; nil at the end
+		read := 0
+		if err := sh.useStore(func(st stores.Store) error {
+			return st.Iterate(start, nil, func(kb, vb []byte) bool {
+				if read == scanPage {
+					next = bytes.Clone(kb)
+					return false
+				}
+				read++
+				if _, ok := cached[string(kb)]; !ok { // else the cache has the newer write
+					page = append(page, kv{bytes.Clone(kb), bytes.Clone(vb)})
+				}
+				return true
+			})
+		}); err != nil {
+			return fmt.Errorf("tables: %s partition %d: scan: %w", t.def.name, sh.partition, err)
+		}
+		for _, e := range page {
+			if !decode(e.k, e.v) {
+				return ferr
 			}
-			return decode(kb, vb)
-		})
-	}); err != nil {
-		return fmt.Errorf("tables: %s partition %d: scan: %w", t.def.name, sh.partition, err)
-	}
-	for k, e := range cached {
-		if ferr != nil || !more {
+		}
+		if next == nil {
 			break
 		}
-		if !e.deleted {
-			decode([]byte(k), e.value)
+		start = next
+	}
+	for k, e := range cached {
+		if !e.deleted && !decode([]byte(k), e.value) {
+			return ferr
 		}
 	}
-	return ferr
+	return nil
 }

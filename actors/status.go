@@ -1,0 +1,71 @@
+package actors
+
+import (
+	"maps"
+	"slices"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/modes"
+)
+
+// Status describes the assigned partitions, sorted by topic and partition.
+// Safe for concurrent use.
+func (e *Engine) Status() []PartitionStatus {
+	e.mu.Lock()
+	parts := slices.Collect(maps.Values(e.mu.parts))
+	cl := e.mu.client
+	stalls := maps.Clone(e.mu.stalls)
+	e.mu.Unlock()
+	var groupOffsets map[string]map[int32]kgo.EpochOffset
+	if cl != nil {
+		// What the group had committed before this worker's first commit.
+		groupOffsets = cl.CommittedOffsets()
+	}
+	out := make([]PartitionStatus, 0, len(parts))
+	for _, p := range parts {
+		next, committed := p.ledger.snapshot()
+		if eo, ok := groupOffsets[p.tp.Topic][p.tp.Partition]; ok && committed < 0 {
+			committed = eo.Offset
+		}
+		inflight, paused, _, hwm := p.flow.state()
+		st := PartitionStatus{
+			Topic: p.tp.Topic, Partition: p.tp.Partition,
+			Next: next, Committed: committed, HighWatermark: hwm, Lag: p.lag(),
+			InFlight: inflight, Paused: paused,
+			Mode: modes.Mode(p.mode.Load()).String(), ModeSwitches: int(p.switches.Load()),
+			LastSwitch: p.lastSwitch.Load(),
+			StepHeld:   p.held.Load(),
+			Restoring:  !p.restored.Load(),
+		}
+		if rec, ok := stalls[p.tp]; ok {
+			st.Stalls, st.LastStall = rec.count, &rec.last
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Topic != out[j].Topic {
+			return out[i].Topic < out[j].Topic
+		}
+		return out[i].Partition < out[j].Partition
+	})
+	return out
+}
+
+// Ready reports whether the member has joined its group and every assigned
+// partition is ready to handle records (its state restored). Safe for
+// concurrent use.
+func (e *Engine) Ready() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.mu.joined || e.mu.closing || e.mu.starting > 0 {
+		return false
+	}
+	for _, p := range e.mu.parts {
+		if !p.restored.Load() {
+			return false
+		}
+	}
+	return true
+}
