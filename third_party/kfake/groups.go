@@ -1,3 +1,24 @@
+// PATCHED for Eddy (github.com/eddy-streams/eddy): this file derives from
+// github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c.
+// Classic group members that die or leave during a rebalance wedged the
+// group; three changes, each marked "PATCH(eddy)" below, make the
+// coordinator behave as Kafka's does (see PATCHES.md for the diff and the
+// full explanation):
+//
+//  1. reply: a member's session timer restarts whenever the coordinator
+//     answers its JoinGroup or SyncGroup, delivered or not. It restarted
+//     only on delivery, and a member new to the group has no timer while
+//     it waits in its join, so one that died there stayed in the group
+//     forever once the leader's SyncGroup made the group Stable.
+//  2. updateHeartbeat: a member waiting in JoinGroup or SyncGroup is not
+//     expired (it cannot heartbeat while it waits). It was removed without
+//     an answer, so a live member's JoinGroup went unanswered until its
+//     client gave up on the request, and its Close hung as long.
+//  3. removeMember, updateMemberAndRebalance: nJoining counts the members
+//     waiting in JoinGroup only. Removing a member waiting in SyncGroup
+//     decremented it, so the next rebalance never saw every member joined
+//     and waited out its full rebalance timeout.
+
 package kfake
 
 import (
@@ -1511,6 +1532,15 @@ func (g *group) updateHeartbeat(m *groupMember) {
 		if g.members[m.memberID] != m {
 			return
 		}
+		// PATCH(eddy): a member waiting in JoinGroup or SyncGroup
+		// cannot heartbeat, so it satisfies its heartbeats until the
+		// answer, and reply then restarts its timer (Kafka:
+		// ClassicGroupMember.hasSatisfiedHeartbeat). The rebalance and
+		// pending sync deadlines bound that wait. Removing it here
+		// left its request unanswered for good.
+		if !m.waitingReply.empty() {
+			return
+		}
 		g.updateMemberAndRebalance(m, nil, nil)
 	})
 }
@@ -1570,9 +1600,22 @@ func (g *group) removeMember(m *groupMember) {
 	if m.t != nil {
 		m.t.Stop()
 	}
-	if !m.waitingReply.empty() {
+	// PATCH(eddy): only a waiting JoinGroup is counted in nJoining, not
+	// a SyncGroup waiting in CompletingRebalance (completeRebalance
+	// reset the count to zero before any SyncGroup could wait).
+	if m.waitingInJoin() {
 		g.nJoining--
 	}
+}
+
+// PATCH(eddy): waitingInJoin returns whether m has a JoinGroup waiting
+// for the rebalance to complete, which is what nJoining counts.
+func (m *groupMember) waitingInJoin() bool {
+	if m.waitingReply.empty() {
+		return false
+	}
+	_, ok := m.waitingReply.kreq.(*kmsg.JoinGroupRequest)
+	return ok
 }
 
 // validateInstanceID checks that the given instanceID and memberID are
@@ -1603,7 +1646,7 @@ func (g *group) updateMemberAndRebalance(m *groupMember, waitingReply *clientReq
 		for _, p := range m.join.Protocols {
 			g.protocols[p.Name]++
 		}
-		if m.waitingReply.empty() && !waitingReply.empty() {
+		if !m.waitingInJoin() && !waitingReply.empty() { // PATCH(eddy): see waitingInJoin
 			g.nJoining++
 		}
 		m.waitingReply = waitingReply
@@ -1706,9 +1749,14 @@ func (g *group) reply(creq *clientReq, kresp kmsg.Response, m *groupMember) {
 	if m != nil {
 		m.waitingReply = nil
 	}
-	if !creq.reply(kresp) {
-		return
-	}
+	creq.reply(kresp)
+	// PATCH(eddy): restart the session timer whether or not the response
+	// was delivered (Kafka reschedules every member's heartbeat when a
+	// join or sync completes). Only on delivery, a member that died while
+	// it waited, and had no timer running (a new member's stops when it
+	// joins), was never expired. A failed delivery is also not reliably
+	// seen: creq.reply picks at random between a buffered send and the
+	// closed connection.
 	if m != nil {
 		g.updateHeartbeat(m)
 	}
