@@ -10,4 +10,9 @@
 // second (Kafka's default of an hour would hide compaction from anyone
 // trying it out) and creates the topics it is given, including after a
 // restart from a data directory.
+//
+// The kfake it runs is a patched copy (third_party/kfake, see its
+// PATCHES.md): upstream's classic group coordinator wedged groups whose
+// members died or left mid-rebalance. coordinator_test.go guards the
+// patch with plain franz-go consumers.
 package broker
