@@ -15,9 +15,9 @@ import (
 
 	"github.com/eddy-streams/eddy/actors"
 	"github.com/eddy-streams/eddy/internal/settings"
+	"github.com/eddy-streams/eddy/internal/shards"
 	"github.com/eddy-streams/eddy/modes"
 	"github.com/eddy-streams/eddy/serde"
-	"github.com/eddy-streams/eddy/tables"
 )
 
 // App is a stream-processing application: a name, the handlers of the
@@ -44,7 +44,7 @@ type route struct {
 	topic    string
 	handler  string    // the handler's type, for messages
 	starters []Starter // its stages' and its own OnStart
-	build    func(w *worker, tp actors.TopicPartition, part *tables.Partition) actors.Processor
+	build    func(w *worker, tp actors.TopicPartition, scope shards.Scope) actors.Processor
 }
 
 // command is a subcommand the app adds to its binary.
@@ -191,8 +191,8 @@ func Handle[K, V any](app *App, h Handler[K, V], keys serde.Codec[K], values ser
 		r := &route{
 			topic:   t,
 			handler: name,
-			build: func(w *worker, tp actors.TopicPartition, part *tables.Partition) actors.Processor {
-				return newHandlerProcessor(newProcessor(w, tp, part, h, stages, keys, values))
+			build: func(w *worker, tp actors.TopicPartition, scope shards.Scope) actors.Processor {
+				return newHandlerProcessor(newProcessor(w, tp, scope, h, stages, keys, values))
 			},
 		}
 		if i == 0 {

@@ -45,7 +45,7 @@ func (p *bulkProcessor[K, V]) ProcessBatch(call *actors.Call) (err error) {
 	batch := call.Batch
 	p.ctr.Consumed.Add(int64(len(batch)))
 	p.ctr.Batches.Add(1)
-	p.ctx = Context{Context: call.Ctx, call: call, w: p.w, outputs: p.outputs, tables: p.tables}
+	p.ctx = Context{Context: call.Ctx, call: call, w: p.w, outputs: p.outputs, scope: p.scope}
 	c := &p.ctx
 	if p.w.tel.Tracing() {
 		var span trace.Span
@@ -126,7 +126,7 @@ func (p *bulkProcessor[K, V]) handleBatch(c *Context, batch []*Record) error {
 // AbandonBatch sends a batch that panicked on every attempt to the error
 // path.
 func (p *bulkProcessor[K, V]) AbandonBatch(call *actors.Call, cause error) (err error) {
-	p.ctx = Context{Context: call.Ctx, call: call, w: p.w, outputs: p.outputs, tables: p.tables}
+	p.ctx = Context{Context: call.Ctx, call: call, w: p.w, outputs: p.outputs, scope: p.scope}
 	defer func() {
 		// OnBulkError panicking too would loop through restarts: stop.
 		if v := recover(); v != nil {

@@ -79,8 +79,8 @@ func (a *App) parseCluster(fs *flag.FlagSet, args, environ []string) (cli.Cluste
 		return cli.Cluster{}, err
 	}
 	return cli.Cluster{
-		Brokers:     cfg.Brokers,
-		Client:      []kgo.Opt{kgo.ClientID(cfg.ClientID)},
+		Brokers:        cfg.Brokers,
+		Client:         []kgo.Opt{kgo.ClientID(cfg.ClientID)},
 		Partitions:     cfg.TopicPartitions,
 		Replication:    cfg.TopicReplication,
 		ConnectTimeout: cfg.ConnectTimeout,

@@ -6,8 +6,8 @@ import (
 	"log/slog"
 
 	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/internal/shards"
 	"github.com/eddy-streams/eddy/internal/telemetry"
-	"github.com/eddy-streams/eddy/tables"
 )
 
 // Context is passed to every hook of a handler for one record. It is a
@@ -21,7 +21,19 @@ type Context struct {
 	w       *worker
 	log     *slog.Logger
 	outputs map[string]*telemetry.TopicCounters // the processor's cache, by topic
-	tables  *tables.Partition                   // the partition's table shards; nil without tables
+	scope   shards.Scope                        // what the table calls address; nil without tables
+}
+
+// Value returns the value ctx carries for key; tables find the shards a
+// call addresses through it.
+func (c *Context) Value(key any) any {
+	if shards.IsScopeKey(key) {
+		if c.scope == nil {
+			return nil
+		}
+		return c.scope
+	}
+	return c.Context.Value(key)
 }
 
 // Record returns the raw record being handled; in an OnBulk call (and the

@@ -9,9 +9,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/internal/shards"
 	"github.com/eddy-streams/eddy/internal/telemetry"
 	"github.com/eddy-streams/eddy/serde"
-	"github.com/eddy-streams/eddy/tables"
 )
 
 // processor runs one typed handler for one partition: it is the
@@ -32,7 +32,7 @@ type processor[K, V any] struct {
 	fin   Finisher
 	def   ContextDefiner
 
-	tables  *tables.Partition // nil without tables
+	scope   shards.Scope // the tables the calls address; nil without tables
 	ctr     *telemetry.PartitionCounters
 	outputs map[string]*telemetry.TopicCounters // cache of the telemetry's, by topic
 
@@ -40,8 +40,8 @@ type processor[K, V any] struct {
 	msg Message[K, V]
 }
 
-func newProcessor[K, V any](w *worker, tp actors.TopicPartition, part *tables.Partition, h Handler[K, V], stages []Stage[K, V], keys serde.Codec[K], values serde.Codec[V]) *processor[K, V] {
-	p := &processor[K, V]{w: w, keys: keys, values: values, h: h, tables: part,
+func newProcessor[K, V any](w *worker, tp actors.TopicPartition, scope shards.Scope, h Handler[K, V], stages []Stage[K, V], keys serde.Codec[K], values serde.Codec[V]) *processor[K, V] {
+	p := &processor[K, V]{w: w, keys: keys, values: values, h: h, scope: scope,
 		ctr: w.tel.Partition(tp), outputs: make(map[string]*telemetry.TopicCounters)}
 	for len(stages) > 0 {
 		ks, ok := stages[0].(keyStage[K])
@@ -62,7 +62,7 @@ func newProcessor[K, V any](w *worker, tp actors.TopicPartition, part *tables.Pa
 func (p *processor[K, V]) Process(call *actors.Call) (err error) {
 	start := time.Now()
 	p.ctr.Consumed.Add(1)
-	p.ctx = Context{Context: call.Ctx, call: call, w: p.w, outputs: p.outputs, tables: p.tables}
+	p.ctx = Context{Context: call.Ctx, call: call, w: p.w, outputs: p.outputs, scope: p.scope}
 	c := &p.ctx
 	if p.w.tel.Tracing() {
 		var span trace.Span
@@ -86,7 +86,7 @@ func (p *processor[K, V]) Process(call *actors.Call) (err error) {
 }
 
 func (p *processor[K, V]) Abandon(call *actors.Call, cause error) (err error) {
-	p.ctx = Context{Context: call.Ctx, call: call, w: p.w, outputs: p.outputs, tables: p.tables}
+	p.ctx = Context{Context: call.Ctx, call: call, w: p.w, outputs: p.outputs, scope: p.scope}
 	rec := call.Record
 	defer func() {
 		// OnError itself panicking on a poisoned record would loop through

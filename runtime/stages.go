@@ -2,10 +2,10 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/eddy-streams/eddy/serde"
 )
 
 // Stage is a reusable step in front of a handler, like bspump's
@@ -119,7 +119,7 @@ func (f *KeyFilter[K, V]) OnStart(_ context.Context, cfg Config) error {
 		if item = strings.TrimSpace(item); item == "" {
 			continue
 		}
-		k, err := parseText[K](item)
+		k, err := serde.ParseText[K](item)
 		if err != nil {
 			return fmt.Errorf("runtime: key filter: setting %q: %w", f.setting, err)
 		}
@@ -144,28 +144,3 @@ func (f *KeyFilter[K, V]) Process(_ *Context, msg *Message[K, V]) (*Message[K, V
 
 // keyStage is a stage that decides on the key alone.
 type keyStage[K any] interface{ passes(key K) bool }
-
-// parseText reads the text form of a value of T: a string as it is, an
-// integer in decimal, anything else as JSON.
-func parseText[T any](s string) (T, error) {
-	var v T
-	var err error
-	switch p := any(&v).(type) {
-	case *string:
-		*p = s
-	case *int64:
-		*p, err = strconv.ParseInt(s, 10, 64)
-	case *int32:
-		var n int64
-		n, err = strconv.ParseInt(s, 10, 32)
-		*p = int32(n)
-	case *int:
-		*p, err = strconv.Atoi(s)
-	default:
-		err = json.Unmarshal([]byte(s), &v)
-	}
-	if err != nil {
-		return v, fmt.Errorf("%q is not a %T: %w", s, v, err)
-	}
-	return v, nil
-}

@@ -19,8 +19,8 @@ import (
 	"github.com/eddy-streams/eddy/broker"
 	"github.com/eddy-streams/eddy/internal/cli"
 	"github.com/eddy-streams/eddy/internal/logfloor"
+	"github.com/eddy-streams/eddy/internal/shards"
 	"github.com/eddy-streams/eddy/internal/telemetry"
-	"github.com/eddy-streams/eddy/tables"
 )
 
 // worker is one run of an App: its client, engine and counters.
@@ -189,14 +189,14 @@ func (w *worker) newProcessor(tp actors.TopicPartition) (actors.Processor, error
 	if len(w.app.tables) == 0 {
 		return r.build(w, tp, nil), nil
 	}
-	var part *tables.Partition
+	var part *shards.Partition
 	if reg := w.tables.registry; reg != nil {
 		var err error
 		if part, err = reg.Acquire(tp.Partition); err != nil {
 			return nil, err
 		}
 	}
-	sp := &statefulProcessor{Processor: r.build(w, tp, part), ts: w.tables, part: part}
+	sp := &statefulProcessor{Processor: r.build(w, tp, callScope{part: part, ts: w.tables}), ts: w.tables, part: part}
 	if bp, ok := sp.Processor.(actors.BatchProcessor); ok {
 		return &statefulBulkProcessor{statefulProcessor: sp, bulk: bp}, nil
 	}
@@ -263,7 +263,7 @@ func (w *worker) clientOptions() ([]kgo.Opt, error) {
 		// The client's own warnings (connections, group errors) go to the
 		// app's log; its info lines only at debug level.
 		kgo.WithLogger(kslog.New(w.clientLogger())),
-		kgo.RecordPartitioner(tablePartitioner{changelogs: w.app.changelogs(), byKey: kgo.StickyKeyPartitioner(nil)}),
+		kgo.RecordPartitioner(shards.Partitioner(w.app.changelogs())),
 		// Without it a record is retried for as long as the brokers are
 		// down, holding its source offset (and memory) with it. Two minutes
 		// rides out a broker restart or leader election; a longer outage

@@ -19,7 +19,7 @@ func BenchmarkCount(b *testing.B) {
 			f := newFixture(b, url, 1)
 			reg, _ := f.registry()
 			p := f.acquire(reg, 0)
-			sc := partScope{p}
+			sc := in(p)
 			names := make([]string, keys)
 			for i := range names {
 				names[i] = fmt.Sprintf("key-%012d", i) // 16 bytes

@@ -3,17 +3,16 @@
 // made durable through a compacted changelog topic and kept in a store
 // (package stores: memory or RocksDB).
 //
-// While a record of partition p is handled, a table's Get, Set and Delete
-// address shard p, and changelog writes go to changelog partition p. A
-// shard's writes land first in a write-back cache, which folds repeated
-// updates of a key between commits. Before the runtime commits a
-// partition's offsets it flushes the partition's shards (Partition.Flush):
-// the changed keys are produced to the changelog and the commit waits for
-// their acknowledgements. After the commit the flushed changes are written
-// to the store together with the changelog offset they reach, the store's
-// checkpoint (Partition.Committed). A store therefore always holds exactly
-// its changelog up to its checkpoint, and restoring a shard replays only
-// the changelog from that checkpoint to the end (Partition.Restore).
+// A table's calls take the handler's context: while a record of
+// partition p is handled, Get, Set and Delete address shard p, and
+// changelog writes go to changelog partition p. Writes land in a
+// write-back cache that folds repeated updates of a key between commits;
+// before the runtime commits a partition's offsets it produces the changed
+// keys to the changelog and waits for them, and after the commit it writes
+// them to the store with the changelog offset they reach. Restoring a
+// shard replays only the changelog past that checkpoint. The machinery
+// (shards, flushes, restores, global tables) is internal (internal/shards);
+// this package is the typed API.
 //
 // Delivery is at least once: a crash between a flush and the commit that
 // follows replays the records since the last commit, whose changes may

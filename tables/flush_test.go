@@ -188,11 +188,10 @@ func TestReadsNeverGoBackDuringFlushAndCommit(t *testing.T) {
 	const keys, minCycles, minRounds = 64, 50, 100
 	eachStore(t, func(t *testing.T, url string) {
 		f := newFixture(t, url, 1)
-		reg, _ := f.registry()
+		var cycles atomic.Int64 // commits that wrote to the store
+		reg, _ := f.registryWith(func(b stores.Backend) stores.Backend { return slowBackend{b, &cycles} })
 		p := f.acquire(reg, 0)
 		sh := p.Shard(f.counts.Def())
-		var cycles atomic.Int64 // commits that wrote to the store
-		sh.store = slowApply{sh.store, &cycles}
 		key := func(i int) string { return fmt.Sprint("k", i) }
 
 		var failed atomic.Bool // set by a goroutine that sent its error
@@ -204,12 +203,12 @@ func TestReadsNeverGoBackDuringFlushAndCommit(t *testing.T) {
 			defer close(done)
 			for rounds = 0; (rounds < minRounds || cycles.Load() < minCycles) && !failed.Load(); rounds++ {
 				for i := range keys {
-					n, ok, err := f.counts.Get(partScope{p}, key(i))
+					n, ok, err := f.counts.Get(in(p), key(i))
 					if err != nil || ok != (rounds > 0) || n != rounds {
 						errc <- fmt.Errorf("handler: round %d: Get(%s) = %d, %v, %v; want its last write %d", rounds, key(i), n, ok, err, rounds)
 						return
 					}
-					if err := f.counts.Set(partScope{p}, key(i), n+1); err != nil {
+					if err := f.counts.Set(in(p), key(i), n+1); err != nil {
 						errc <- err
 						return
 					}
@@ -246,7 +245,7 @@ func TestReadsNeverGoBackDuringFlushAndCommit(t *testing.T) {
 					default:
 					}
 					for i := range keys {
-						n, ok, err := f.counts.GetFrom(sh, key(i))
+						n, ok, err := f.counts.Get(onShard(sh), key(i))
 						if err != nil {
 							failed.Store(true)
 							errc <- err

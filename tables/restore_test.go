@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddy-streams/eddy/internal/shards"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/stores"
 	"github.com/eddy-streams/eddy/stores/backends"
@@ -243,10 +244,10 @@ func TestRestorePastTheChangelogEndIsAnError(t *testing.T) {
 		name string
 		// behind makes the store of partition 0 hold k=1 with a
 		// checkpoint past the changelog's end, and returns the
-		// partition to restore.
-		behind func(f *fixture) *Partition
+		// partition to restore, with its registry.
+		behind func(f *fixture) (*shards.Registry, *shards.Partition)
 	}{
-		{"rocksdb/changelog recreated", func(f *fixture) *Partition {
+		{"rocksdb/changelog recreated", func(f *fixture) (*shards.Registry, *shards.Partition) {
 			reg, backend := f.registry()
 			p := f.acquire(reg, 0)
 			for i := range int64(5) {
@@ -280,9 +281,9 @@ func TestRestorePastTheChangelogEndIsAnError(t *testing.T) {
 			if err != nil {
 				f.t.Fatal(err)
 			}
-			return p2
+			return reg2, p2
 		}},
-		{"memory/checkpoint set directly", func(f *fixture) *Partition {
+		{"memory/checkpoint set directly", func(f *fixture) (*shards.Registry, *shards.Partition) {
 			reg, _ := f.registry()
 			p, err := reg.Acquire(0)
 			if err != nil {
@@ -295,13 +296,13 @@ func TestRestorePastTheChangelogEndIsAnError(t *testing.T) {
 				f.t.Fatal(err)
 			}
 			f.produce(changeRec(f.t, 0, "x", 1))
-			return p
+			return reg, p
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, strings.Split(tc.name, "/")[0]+"://", 1)
-			p := tc.behind(f)
+			reg, p := tc.behind(f)
 			err := p.Restore(f.ctx())
 			if err == nil || !strings.Contains(err.Error(), "past the end") || !strings.Contains(err.Error(), changelog) ||
 				!strings.Contains(err.Error(), "checkpoint 7") {
@@ -320,7 +321,7 @@ func TestRestorePastTheChangelogEndIsAnError(t *testing.T) {
 			if err := p.Restore(f.ctx()); err == nil {
 				t.Fatal("second Restore succeeded; want the same refusal")
 			}
-			if err := p.reg.Release(p); err != nil {
+			if err := reg.Release(p); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -363,13 +364,13 @@ func TestGlobalTableFollowsItsTopicReadOnly(t *testing.T) {
 
 		g := NewGlobal("countries", "countries", serde.String(), serde.String(), Options{})
 		if !g.Def().Global() || g.Def().Changelog() != "countries" {
-			t.Fatalf("Global %v, Changelog %q; want true, countries", g.Def().Global(), g.Def().Changelog())
+			t.Fatalf("shards.Global %v, Changelog %q; want true, countries", g.Def().Global(), g.Def().Changelog())
 		}
 		b, err := backends.Open(url, t.TempDir(), stores.Options{MemoryLimit: 32 << 20})
 		if err != nil {
 			t.Fatal(err)
 		}
-		gl, err := OpenGlobal(g.Def(), b, 3)
+		gl, err := shards.OpenGlobal(g.Def(), b, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -378,7 +379,7 @@ func TestGlobalTableFollowsItsTopicReadOnly(t *testing.T) {
 		runErr := make(chan error, 1)
 		go func() {
 			runErr <- gl.Run(ctx, []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, nil,
-				func(st RestoreStats) { restored.Add(st.Records) })
+				func(st shards.RestoreStats) { restored.Add(st.Records) })
 		}()
 		t.Cleanup(func() {
 			cancel()
@@ -401,7 +402,7 @@ func TestGlobalTableFollowsItsTopicReadOnly(t *testing.T) {
 			t.Fatalf("restored %d records; want the topic's 4", n)
 		}
 
-		sc := globalScope{t, gl}
+		sc := shards.WithScope(context.Background(), globalScope{t, gl})
 		get := func(k string) string {
 			v, ok, err := g.Get(sc, k)
 			if err != nil {

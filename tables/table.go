@@ -1,14 +1,13 @@
 package tables
 
 import (
-	"bytes"
-	"encoding/json"
+	"cmp"
+	"context"
 	"fmt"
-	"strconv"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/shards"
 	"github.com/eddy-streams/eddy/serde"
-	"github.com/eddy-streams/eddy/stores"
 )
 
 // Options configure a table. The zero value means the defaults.
@@ -33,301 +32,168 @@ type Options struct {
 	MaxCompactionLag time.Duration
 }
 
-// Def is the untyped part of a table, which the runtime manages: its name,
-// changelog topic and options. It is immutable once the app runs.
-type Def struct {
-	name      string
-	changelog string
-	schema    string
-	opts      Options
-	global    bool
-}
-
-// Name returns the table's name.
-func (d *Def) Name() string { return d.name }
-
-// Changelog returns the table's changelog topic, or the topic a global
-// table follows.
-func (d *Def) Changelog() string { return d.changelog }
-
-// Global reports whether the table is global: every worker holds every
-// partition, read-only for handlers.
-func (d *Def) Global() bool { return d.global }
-
-// Options returns the table's options.
-func (d *Def) Options() Options { return d.opts }
-
-// Schema identifies the table's encoding in its stores, so a store written
-// by a table with other codecs is refused rather than misread.
-func (d *Def) Schema() string { return d.schema }
-
-// SetChangelog names the changelog topic; the runtime calls it when the
-// table is registered, before the app runs.
-func (d *Def) SetChangelog(topic string) { d.changelog = topic }
-
-// TopicConfigs returns the changelog topic's configuration for creation:
-// compacted, with the options that are set.
-func (d *Def) TopicConfigs() map[string]*string {
-	str := func(s string) *string { return &s }
-	c := map[string]*string{"cleanup.policy": str("compact")}
-	if d.opts.SegmentTime > 0 {
-		c["segment.ms"] = str(fmt.Sprint(d.opts.SegmentTime.Milliseconds()))
-	}
-	if d.opts.MinCleanableDirtyRatio > 0 {
-		c["min.cleanable.dirty.ratio"] = str(fmt.Sprint(d.opts.MinCleanableDirtyRatio))
-	}
-	if d.opts.MaxCompactionLag > 0 {
-		c["max.compaction.lag.ms"] = str(fmt.Sprint(d.opts.MaxCompactionLag.Milliseconds()))
-	}
-	return c
-}
-
-// Scope is what a table call needs from the handler call it is made in:
-// the shard to address. *runtime.Context implements it.
-type Scope interface {
-	// Shard returns the shard of d that a call with the encoded key
-	// addresses: for a table, the shard of the partition being handled;
-	// for a global table, the shard the key belongs to.
-	Shard(d *Def, key []byte) (*Shard, error)
-}
-
-// GlobalScope is what a call needs to read a global table: the shards a
-// key may be in, most likely first. *runtime.Context implements it.
-type GlobalScope interface {
-	GlobalShards(d *Def, key []byte) ([]*Shard, error)
-}
-
-// Table is a typed key/value table. Create it with New and register it
-// with the app (runtime.NewTable does both). Its methods are called from
-// handlers with the handler's context as the Scope, and are safe for
-// concurrent use across partitions.
+// Table is a typed key/value table. Create it with runtime.NewTable (or
+// runtime.NewGlobalTable), which registers it with the app. Its methods
+// take the context of the handler call they are made in (the
+// *runtime.Context, or a context derived from it), which says which shard
+// they address; they are safe for concurrent use across partitions.
 type Table[K, V any] struct {
-	def    *Def
+	def    *shards.Def
 	keys   serde.Codec[K]
 	values serde.Codec[V]
 }
 
 // New returns a table named name, encoding keys and values with the given
-// codecs. The runtime validates it when the app starts.
+// codecs. It does nothing until registered with an app: runtime.NewTable
+// does both.
 func New[K, V any](name string, keys serde.Codec[K], values serde.Codec[V], opts Options) *Table[K, V] {
+	return newTable(name, keys, values, false, "", opts)
+}
+
+// NewGlobal returns a global table that follows topic: every worker
+// restores and keeps following every partition of it; handlers may only
+// read it. For reference data and lookups. runtime.NewGlobalTable creates
+// and registers one.
+func NewGlobal[K, V any](name, topic string, keys serde.Codec[K], values serde.Codec[V], opts Options) *Table[K, V] {
+	return newTable(name, keys, values, true, topic, opts)
+}
+
+func newTable[K, V any](name string, keys serde.Codec[K], values serde.Codec[V], global bool, topic string, opts Options) *Table[K, V] {
+	schema := fmt.Sprintf("eddy-table/1 key=%T value=%T", *new(K), *new(V))
 	return &Table[K, V]{
-		def:    &Def{name: name, opts: opts, schema: fmt.Sprintf("eddy-table/1 key=%T value=%T", *new(K), *new(V))},
+		def: shards.NewDef(name, schema, global, topic, shards.DefOptions{
+			Store: opts.Store, Partitions: opts.Partitions, ReplicationFactor: opts.ReplicationFactor,
+			SegmentTime: opts.SegmentTime, MinCleanableDirtyRatio: opts.MinCleanableDirtyRatio, MaxCompactionLag: opts.MaxCompactionLag,
+		}),
 		keys:   keys,
 		values: values,
 	}
 }
 
-// NewGlobal returns a global table that follows topic: every worker
-// restores and keeps following every partition of it; handlers may only
-// read it. For reference data and lookups.
-func NewGlobal[K, V any](name, topic string, keys serde.Codec[K], values serde.Codec[V], opts Options) *Table[K, V] {
-	t := New(name, keys, values, opts)
-	t.def.global = true
-	t.def.changelog = topic
-	return t
-}
+// Name returns the table's name.
+func (t *Table[K, V]) Name() string { return t.def.Name() }
 
-// Def returns the table's untyped definition, for the runtime.
-func (t *Table[K, V]) Def() *Def { return t.def }
-
-// Keys returns the table's key codec.
-func (t *Table[K, V]) Keys() serde.Codec[K] { return t.keys }
-
-// Values returns the table's value codec.
-func (t *Table[K, V]) Values() serde.Codec[V] { return t.values }
+// Def returns the table's untyped definition. It is for the runtime: its
+// type is internal.
+func (t *Table[K, V]) Def() *shards.Def { return t.def }
 
 // Get returns the value of key and whether it exists. It sees the
 // handler's own earlier writes.
-func (t *Table[K, V]) Get(s Scope, key K) (V, bool, error) {
+func (t *Table[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
 	var zero V
 	kb, err := t.keys.Encode(key)
 	if err != nil {
-		return zero, false, fmt.Errorf("tables: %s: encode key: %w", t.def.name, err)
+		return zero, false, fmt.Errorf("tables: %s: encode key: %w", t.def.Name(), err)
 	}
-	vb, sh, ok, err := t.lookup(s, kb)
-	if err != nil || !ok {
+	sc, err := shards.ScopeOf(ctx)
+	if err != nil {
 		return zero, false, err
 	}
-	v, err := t.values.Decode(vb)
+	shs, err := sc.Read(t.def, kb)
 	if err != nil {
-		return zero, false, fmt.Errorf("tables: %s: decode value of key %q in partition %d: %w", t.def.name, kb, sh.partition, err)
+		return zero, false, err
 	}
-	return v, true, nil
-}
-
-// lookup finds kb's value: in the call's shard, or for a global table in
-// the shards the key may be in.
-func (t *Table[K, V]) lookup(s Scope, kb []byte) ([]byte, *Shard, bool, error) {
-	if t.def.global {
-		gs, ok := s.(GlobalScope)
-		if !ok {
-			return nil, nil, false, ErrNoShard
-		}
-		shards, err := gs.GlobalShards(t.def, kb)
+	for _, sh := range shs {
+		vb, ok, err := sh.Get(kb)
 		if err != nil {
-			return nil, nil, false, err
+			return zero, false, err
 		}
-		for _, sh := range shards {
-			vb, ok, err := sh.get(kb)
-			if err != nil || ok {
-				return vb, sh, ok, err
-			}
+		if !ok {
+			continue
 		}
-		return nil, nil, false, nil
+		v, err := t.values.Decode(vb)
+		if err != nil {
+			return zero, false, fmt.Errorf("tables: %s: decode value of key %q in partition %d: %w", t.def.Name(), kb, sh.Partition(), err)
+		}
+		return v, true, nil
 	}
-	sh, err := s.Shard(t.def, kb)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	vb, ok, err := sh.get(kb)
-	return vb, sh, ok, err
+	return zero, false, nil
 }
 
 // Set sets key to value. The change is durable once the handler's record
 // is committed. The table keeps the encoded value: with serde.Bytes, do not
 // modify the slice after Set.
-func (t *Table[K, V]) Set(s Scope, key K, value V) error {
-	if t.def.global {
-		return ErrReadOnly
-	}
-	kb, err := t.keys.Encode(key)
-	if err != nil {
-		return fmt.Errorf("tables: %s: encode key: %w", t.def.name, err)
-	}
+func (t *Table[K, V]) Set(ctx context.Context, key K, value V) error {
 	vb, err := t.values.Encode(value)
 	if err != nil {
-		return fmt.Errorf("tables: %s: encode value: %w", t.def.name, err)
+		return fmt.Errorf("tables: %s: encode value: %w", t.def.Name(), err)
 	}
-	sh, err := s.Shard(t.def, kb)
-	if err != nil {
-		return err
-	}
-	return sh.put(kb, vb, false)
+	return t.write(ctx, key, func(sh *shards.Shard, kb []byte) error { return sh.Set(kb, vb) })
 }
 
 // Delete removes key; the changelog gets a tombstone.
-func (t *Table[K, V]) Delete(s Scope, key K) error {
-	if t.def.global {
+func (t *Table[K, V]) Delete(ctx context.Context, key K) error {
+	return t.write(ctx, key, (*shards.Shard).Delete)
+}
+
+// write encodes key and applies op to the shard the call writes it to.
+func (t *Table[K, V]) write(ctx context.Context, key K, op func(sh *shards.Shard, kb []byte) error) error {
+	if t.def.Global() {
 		return ErrReadOnly
 	}
 	kb, err := t.keys.Encode(key)
 	if err != nil {
-		return fmt.Errorf("tables: %s: encode key: %w", t.def.name, err)
+		return fmt.Errorf("tables: %s: encode key: %w", t.def.Name(), err)
 	}
-	sh, err := s.Shard(t.def, kb)
+	sc, err := shards.ScopeOf(ctx)
 	if err != nil {
 		return err
 	}
-	return sh.put(kb, nil, true)
+	sh, err := sc.Write(t.def, kb)
+	if err != nil {
+		return err
+	}
+	return op(sh, kb)
+}
+
+// Scan calls fn for every key of the table that the call's scope holds,
+// in no particular order, until fn returns false: in a handler call, the
+// partition's shard (every shard for a global table); through
+// runtime.ScanTable, every shard the worker holds. It sees writes not yet
+// committed. fn runs with no table lock held; a key written while Scan
+// runs may show its old or its new value.
+func (t *Table[K, V]) Scan(ctx context.Context, fn func(K, V) bool) error {
+	sc, err := shards.ScopeOf(ctx)
+	if err != nil {
+		return err
+	}
+	shs, err := sc.Scan(t.def)
+	if err != nil {
+		return err
+	}
+	var ferr error
+	more := true
+	for _, sh := range shs {
+		err := sh.Scan(func(kb, vb []byte) bool {
+			k, err := t.keys.Decode(kb)
+			if err != nil {
+				ferr = fmt.Errorf("tables: %s: decode key %q: %w", t.def.Name(), kb, err)
+				return false
+			}
+			v, err := t.values.Decode(vb)
+			if err != nil {
+				ferr = fmt.Errorf("tables: %s: decode value of key %q: %w", t.def.Name(), kb, err)
+				return false
+			}
+			more = fn(k, v)
+			return more
+		})
+		if err != nil || ferr != nil {
+			return cmp.Or(ferr, err)
+		}
+		if !more {
+			return nil
+		}
+	}
+	return nil
 }
 
 // ParseKey parses the string form of a key, as in an HTTP look-up: a
 // string or []byte as it is, an integer in decimal, anything else as JSON.
 func (t *Table[K, V]) ParseKey(s string) (K, error) {
-	var k K
-	var err error
-	switch p := any(&k).(type) {
-	case *string:
-		*p = s
-	case *[]byte:
-		*p = []byte(s)
-	case *int64:
-		*p, err = strconv.ParseInt(s, 10, 64)
-	case *int32:
-		var n int64
-		n, err = strconv.ParseInt(s, 10, 32)
-		*p = int32(n)
-	case *int:
-		*p, err = strconv.Atoi(s)
-	default:
-		err = json.Unmarshal([]byte(s), &k)
-	}
+	k, err := serde.ParseText[K](s)
 	if err != nil {
-		return k, fmt.Errorf("tables: %s: key %q is not a %T: %w", t.def.name, s, k, err)
+		return k, fmt.Errorf("tables: %s: key %w", t.def.Name(), err)
 	}
 	return k, nil
-}
-
-// GetFrom reads key from the given shard, outside any handler call: for
-// look-ups over HTTP and for tests.
-func (t *Table[K, V]) GetFrom(sh *Shard, key K) (V, bool, error) {
-	return t.Get(fixedScope{sh}, key)
-}
-
-// fixedScope addresses one shard whatever the call.
-type fixedScope struct{ sh *Shard }
-
-func (f fixedScope) Shard(*Def, []byte) (*Shard, error) { return f.sh, nil }
-
-func (f fixedScope) GlobalShards(*Def, []byte) ([]*Shard, error) { return []*Shard{f.sh}, nil }
-
-// scanPage is how many store entries Scan reads at a time under the
-// shard's store lock; it calls fn on them after releasing it.
-const scanPage = 1000
-
-// Scan calls fn for every key of shard sh, in no particular order, until fn
-// returns false: the store's keys overlaid with the writes not yet in it.
-// fn runs with no lock held, so a slow fn delays no handler and no revoke;
-// the store is read a page at a time, so fn sees each key at most once but
-// not one snapshot of the store: a key committed while Scan runs may show
-// its old or its new value. A shard closed meanwhile (its partition
-// released) ends Scan with an error wrapping ErrClosed. For reports and
-// tools, outside handler calls.
-func (t *Table[K, V]) Scan(sh *Shard, fn func(K, V) bool) error {
-	cached, err := sh.snapshotCache()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	decode := func(kb, vb []byte) bool {
-		k, err := t.keys.Decode(kb)
-		if err != nil {
-			ferr = fmt.Errorf("tables: %s: decode key %q: %w", t.def.name, kb, err)
-			return false
-		}
-		v, err := t.values.Decode(vb)
-		if err != nil {
-			ferr = fmt.Errorf("tables: %s: decode value of key %q: %w", t.def.name, kb, err)
-			return false
-		}
-		return fn(k, v)
-	}
-	type kv struct{ k, v []byte }
-	page := make([]kv, 0, scanPage)
-	var start []byte
-	for {
-		page = page[:0]
-		var next []byte // the first key of the next page; nil at the end
-		read := 0
-		if err := sh.useStore(func(st stores.Store) error {
-			return st.Iterate(start, nil, func(kb, vb []byte) bool {
-				if read == scanPage {
-					next = bytes.Clone(kb)
-					return false
-				}
-				read++
-				if _, ok := cached[string(kb)]; !ok { // else the cache has the newer write
-					page = append(page, kv{bytes.Clone(kb), bytes.Clone(vb)})
-				}
-				return true
-			})
-		}); err != nil {
-			return fmt.Errorf("tables: %s partition %d: scan: %w", t.def.name, sh.partition, err)
-		}
-		for _, e := range page {
-			if !decode(e.k, e.v) {
-				return ferr
-			}
-		}
-		if next == nil {
-			break
-		}
-		start = next
-	}
-	for k, e := range cached {
-		if !e.deleted && !decode([]byte(k), e.value) {
-			return ferr
-		}
-	}
-	return nil
 }

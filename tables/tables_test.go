@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddy-streams/eddy/internal/shards"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/stores"
 	"github.com/eddy-streams/eddy/stores/backends"
@@ -32,16 +33,45 @@ var storeURLs = []string{"memory://", "rocksdb://"}
 // storeName names a subtest after its store URL.
 func storeName(url string) string { return strings.TrimSuffix(url, "://") }
 
-// partScope addresses the partition's shard, as the runtime's Context does
-// for the record being handled.
-type partScope struct{ p *Partition }
+// partScope addresses the partition's shard, as the runtime's scope of a
+// handler call does for the record being handled.
+type partScope struct{ p *shards.Partition }
 
-func (s partScope) Shard(d *Def, _ []byte) (*Shard, error) {
+func (s partScope) Write(d *shards.Def, _ []byte) (*shards.Shard, error) {
 	if sh := s.p.Shard(d); sh != nil {
 		return sh, nil
 	}
 	return nil, ErrNoShard
 }
+
+func (s partScope) Read(d *shards.Def, key []byte) ([]*shards.Shard, error) {
+	sh, err := s.Write(d, key)
+	if err != nil {
+		return nil, err
+	}
+	return sh.Alone(), nil
+}
+
+func (s partScope) Scan(d *shards.Def) ([]*shards.Shard, error) { return s.Read(d, nil) }
+
+// in returns a context whose table calls address p, as a handler call's.
+func in(p *shards.Partition) context.Context {
+	return shards.WithScope(context.Background(), partScope{p})
+}
+
+// onShard returns a context whose table calls read sh alone.
+func onShard(sh *shards.Shard) context.Context {
+	return shards.WithScope(context.Background(), fixedScope{sh})
+}
+
+// fixedScope reads one shard; writes fail.
+type fixedScope struct{ sh *shards.Shard }
+
+func (s fixedScope) Write(*shards.Def, []byte) (*shards.Shard, error) { return nil, ErrNoShard }
+func (s fixedScope) Read(*shards.Def, []byte) ([]*shards.Shard, error) {
+	return s.sh.Alone(), nil
+}
+func (s fixedScope) Scan(*shards.Def) ([]*shards.Shard, error) { return s.sh.Alone(), nil }
 
 // fixture is a broker with the changelog topic, a state directory, and a
 // table counting per key.
@@ -55,7 +85,7 @@ type fixture struct {
 	counts  *Table[string, int64]
 
 	mu       sync.Mutex // guards restores
-	restores []RestoreStats
+	restores []shards.RestoreStats
 }
 
 // eachStore runs f as a parallel subtest for every store kind.
@@ -89,14 +119,14 @@ func newFixture(t testing.TB, url string, partitions int32) *fixture {
 // registry opens a backend on the fixture's state directory (a fresh one
 // for memory://) and returns a registry of the counts table on it. The
 // backend is closed when the test ends, and may be closed before.
-func (f *fixture) registry() (*Registry, stores.Backend) {
+func (f *fixture) registry() (*shards.Registry, stores.Backend) {
 	f.t.Helper()
 	return f.registryWith(nil)
 }
 
 // registryWith is registry with the backend wrapped by wrap (nil: none),
 // to inject faults into its stores.
-func (f *fixture) registryWith(wrap func(stores.Backend) stores.Backend) (*Registry, stores.Backend) {
+func (f *fixture) registryWith(wrap func(stores.Backend) stores.Backend) (*shards.Registry, stores.Backend) {
 	f.t.Helper()
 	b, err := backends.Open(f.url, f.dir, stores.Options{MemoryLimit: 32 << 20})
 	if err != nil {
@@ -111,13 +141,13 @@ func (f *fixture) registryWith(wrap func(stores.Backend) stores.Backend) (*Regis
 			f.t.Errorf("closing the backend: %v", err)
 		}
 	})
-	return NewRegistry(RegistryConfig{
-		Tables: map[*Def]stores.Backend{f.counts.Def(): b},
+	return shards.NewRegistry(shards.RegistryConfig{
+		Tables: map[*shards.Def]stores.Backend{f.counts.Def(): b},
 		Produce: func(rec *kgo.Record, promise func(*kgo.Record, error)) {
 			f.client.Produce(context.Background(), rec, promise)
 		},
 		Restore: []kgo.Opt{kgo.SeedBrokers(f.brokers...)},
-		OnRestored: func(st RestoreStats) {
+		OnRestored: func(st shards.RestoreStats) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.restores = append(f.restores, st)
@@ -126,7 +156,7 @@ func (f *fixture) registryWith(wrap func(stores.Backend) stores.Backend) (*Regis
 }
 
 // acquire acquires and restores partition n.
-func (f *fixture) acquire(reg *Registry, n int32) *Partition {
+func (f *fixture) acquire(reg *shards.Registry, n int32) *shards.Partition {
 	f.t.Helper()
 	p, err := reg.Acquire(n)
 	if err != nil {
@@ -138,7 +168,7 @@ func (f *fixture) acquire(reg *Registry, n int32) *Partition {
 	return p
 }
 
-func (f *fixture) release(reg *Registry, p *Partition) {
+func (f *fixture) release(reg *shards.Registry, p *shards.Partition) {
 	f.t.Helper()
 	if err := reg.Release(p); err != nil {
 		f.t.Fatalf("Release: %v", err)
@@ -152,7 +182,7 @@ func (f *fixture) ctx() context.Context {
 }
 
 // takeRestores returns the restores finished since the last call.
-func (f *fixture) takeRestores() []RestoreStats {
+func (f *fixture) takeRestores() []shards.RestoreStats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := f.restores
@@ -161,7 +191,7 @@ func (f *fixture) takeRestores() []RestoreStats {
 }
 
 // flushCommit does what the committer does around a commit.
-func (f *fixture) flushCommit(p *Partition) {
+func (f *fixture) flushCommit(p *shards.Partition) {
 	f.t.Helper()
 	if err := p.Flush(f.ctx()); err != nil {
 		f.t.Fatalf("Flush: %v", err)
@@ -171,23 +201,23 @@ func (f *fixture) flushCommit(p *Partition) {
 	}
 }
 
-func (f *fixture) set(p *Partition, key string, n int64) {
+func (f *fixture) set(p *shards.Partition, key string, n int64) {
 	f.t.Helper()
-	if err := f.counts.Set(partScope{p}, key, n); err != nil {
+	if err := f.counts.Set(in(p), key, n); err != nil {
 		f.t.Fatalf("Set(%q, %d): %v", key, n, err)
 	}
 }
 
-func (f *fixture) del(p *Partition, key string) {
+func (f *fixture) del(p *shards.Partition, key string) {
 	f.t.Helper()
-	if err := f.counts.Delete(partScope{p}, key); err != nil {
+	if err := f.counts.Delete(in(p), key); err != nil {
 		f.t.Fatalf("Delete(%q): %v", key, err)
 	}
 }
 
-func (f *fixture) get(p *Partition, key string) (int64, bool) {
+func (f *fixture) get(p *shards.Partition, key string) (int64, bool) {
 	f.t.Helper()
-	n, ok, err := f.counts.Get(partScope{p}, key)
+	n, ok, err := f.counts.Get(in(p), key)
 	if err != nil {
 		f.t.Fatalf("Get(%q): %v", key, err)
 	}
@@ -195,7 +225,7 @@ func (f *fixture) get(p *Partition, key string) (int64, bool) {
 }
 
 // wantGet fails unless key's value is n, or key is absent when n < 0.
-func (f *fixture) wantGet(p *Partition, key string, n int64) {
+func (f *fixture) wantGet(p *shards.Partition, key string, n int64) {
 	f.t.Helper()
 	got, ok := f.get(p, key)
 	switch {
@@ -207,10 +237,10 @@ func (f *fixture) wantGet(p *Partition, key string, n int64) {
 }
 
 // store returns the partition's store, to look past the cache.
-func (f *fixture) store(p *Partition) stores.Store { return p.Shard(f.counts.Def()).store }
+func (f *fixture) store(p *shards.Partition) stores.Store { return p.Shard(f.counts.Def()).Store() }
 
 // stored returns key's value in the store itself, or -1 if absent.
-func (f *fixture) stored(p *Partition, key string) int64 {
+func (f *fixture) stored(p *shards.Partition, key string) int64 {
 	f.t.Helper()
 	b, ok, err := f.store(p).Get([]byte(key))
 	if err != nil {
@@ -222,7 +252,7 @@ func (f *fixture) stored(p *Partition, key string) int64 {
 	return decode(f.t, b)
 }
 
-func (f *fixture) checkpoint(p *Partition) int64 {
+func (f *fixture) checkpoint(p *shards.Partition) int64 {
 	f.t.Helper()
 	cp, err := f.store(p).Checkpoint()
 	if err != nil {
@@ -232,10 +262,10 @@ func (f *fixture) checkpoint(p *Partition) int64 {
 }
 
 // scan returns every key of p's shard as Scan reports it.
-func (f *fixture) scan(p *Partition) map[string]int64 {
+func (f *fixture) scan(p *shards.Partition) map[string]int64 {
 	f.t.Helper()
 	m := map[string]int64{}
-	if err := f.counts.Scan(p.Shard(f.counts.Def()), func(k string, n int64) bool {
+	if err := f.counts.Scan(in(p), func(k string, n int64) bool {
 		if _, dup := m[k]; dup {
 			f.t.Errorf("Scan reported key %q twice", k)
 		}
@@ -324,6 +354,20 @@ func decode(t testing.TB, b []byte) int64 {
 	return n
 }
 
+// slowBackend opens slowApply stores.
+type slowBackend struct {
+	stores.Backend
+	applied *atomic.Int64
+}
+
+func (b slowBackend) Open(m stores.Meta) (stores.Store, error) {
+	st, err := b.Backend.Open(m)
+	if err != nil {
+		return nil, err
+	}
+	return slowApply{st, b.applied}, nil
+}
+
 // slowApply delays every Apply, widening any window in which a change
 // is in neither the cache nor the store.
 // It counts the batches applied.
@@ -381,11 +425,11 @@ func TestAcquireSharesShardsUntilTheLastRelease(t *testing.T) {
 				t.Fatalf("Shards lists %d after the last release; want 0", n)
 			}
 			checks := map[string]error{}
-			_, _, checks["Get"] = f.counts.Get(partScope{p2}, "a")
-			checks["Set"] = f.counts.Set(partScope{p2}, "a", 2)
-			checks["Delete"] = f.counts.Delete(partScope{p2}, "a")
-			_, _, checks["GetFrom"] = f.counts.GetFrom(sh, "a")
-			checks["Scan"] = f.counts.Scan(sh, func(string, int64) bool { return true })
+			_, _, checks["Get"] = f.counts.Get(in(p2), "a")
+			checks["Set"] = f.counts.Set(in(p2), "a", 2)
+			checks["Delete"] = f.counts.Delete(in(p2), "a")
+			_, _, checks["Get of one shard"] = f.counts.Get(onShard(sh), "a")
+			checks["Scan"] = f.counts.Scan(onShard(sh), func(string, int64) bool { return true })
 			_, checks["Len"] = sh.Len()
 			for op, err := range checks {
 				if !errors.Is(err, ErrClosed) {
@@ -411,15 +455,19 @@ func TestAcquireSharesShardsUntilTheLastRelease(t *testing.T) {
 // a shard fails the test.
 type globalScope struct {
 	t  *testing.T
-	gl *Global
+	gl *shards.Global
 }
 
-func (s globalScope) Shard(d *Def, _ []byte) (*Shard, error) {
+func (s globalScope) Write(d *shards.Def, _ []byte) (*shards.Shard, error) {
 	s.t.Errorf("a call on global table %s addressed a writable shard", d.Name())
 	return nil, ErrNoShard
 }
 
-func (s globalScope) GlobalShards(_ *Def, key []byte) ([]*Shard, error) { return s.gl.Shards(key), nil }
+func (s globalScope) Read(_ *shards.Def, key []byte) ([]*shards.Shard, error) {
+	return s.gl.Shards(key), nil
+}
+
+func (s globalScope) Scan(*shards.Def) ([]*shards.Shard, error) { return s.gl.All(), nil }
 
 func TestParseKey(t *testing.T) {
 	t.Parallel()
@@ -518,7 +566,7 @@ func TestScanOverlaysTheCacheOnTheStore(t *testing.T) {
 		}
 
 		calls := 0
-		if err := f.counts.Scan(p.Shard(f.counts.Def()), func(string, int64) bool { calls++; return false }); err != nil {
+		if err := f.counts.Scan(in(p), func(string, int64) bool { calls++; return false }); err != nil {
 			t.Fatal(err)
 		}
 		if calls != 1 {
@@ -540,10 +588,10 @@ func TestSetOfANilBytesValueIsNotATombstone(t *testing.T) {
 	f.counts.def = tb.def // the registry holds this table
 	reg, _ := f.registry()
 	p := f.acquire(reg, 0)
-	if err := tb.Set(partScope{p}, "k", nil); err != nil {
+	if err := tb.Set(in(p), "k", nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := tb.Get(partScope{p}, "k"); err != nil || !ok {
+	if _, ok, err := tb.Get(in(p), "k"); err != nil || !ok {
 		t.Fatalf("Get after Set(k, nil) = %v, %v; want found", ok, err)
 	}
 	f.flushCommit(p)
@@ -551,7 +599,7 @@ func TestSetOfANilBytesValueIsNotATombstone(t *testing.T) {
 
 	reg2, _ := f.registry()
 	p2 := f.acquire(reg2, 0)
-	if _, ok, err := tb.Get(partScope{p2}, "k"); err != nil || !ok {
+	if _, ok, err := tb.Get(in(p2), "k"); err != nil || !ok {
 		t.Fatalf("Get after a restore = %v, %v; want found, as before the restore", ok, err)
 	}
 	f.release(reg2, p2)
@@ -577,7 +625,7 @@ func TestScanDuringTheLastReleaseIsSafe(t *testing.T) {
 	scanned := make(chan error)
 	go func() {
 		n := 0
-		scanned <- f.counts.Scan(sh, func(string, int64) bool {
+		scanned <- f.counts.Scan(onShard(sh), func(string, int64) bool {
 			if n++; n == 1 {
 				close(started)
 			}
@@ -655,7 +703,7 @@ func TestScanCallbackHoldsNoLock(t *testing.T) {
 		scanned := make(chan error, 1)
 		go func() {
 			n := 0
-			scanned <- f.counts.Scan(sh, func(string, int64) bool {
+			scanned <- f.counts.Scan(onShard(sh), func(string, int64) bool {
 				if n++; n == 1 {
 					close(inFn)
 					<-resume
@@ -694,7 +742,7 @@ func TestScanReadsEveryKeyOnceAcrossPages(t *testing.T) {
 		f := newFixture(t, url, 1)
 		reg, _ := f.registry()
 		p := f.acquire(reg, 0)
-		const n = 2*scanPage + 500
+		const n = 2*shards.ScanPage + 500
 		for i := range n {
 			f.set(p, fmt.Sprintf("k%05d", i), int64(i))
 		}

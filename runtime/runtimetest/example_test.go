@@ -11,7 +11,9 @@ import (
 )
 
 // shouter writes each greeting upper-cased to "shouts".
-type shouter struct{ out *runtime.Output[string, string] }
+type shouter struct {
+	out *runtime.Output[string, string]
+}
 
 func (s *shouter) OnMessage(ctx *runtime.Context, msg *runtime.Message[string, string]) error {
 	return s.out.Produce(ctx, "shouts", msg.Key, strings.ToUpper(msg.Value))

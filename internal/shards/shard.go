@@ -1,4 +1,4 @@
-package tables
+package shards
 
 import (
 	"sync"
@@ -33,6 +33,8 @@ type Shard struct {
 	// them.
 	checkpoint int64
 	acked      bool
+
+	alone []*Shard // the shard alone, for a Scope's Read without allocating
 }
 
 // entry is a cached write; deleted marks a tombstone.
@@ -43,6 +45,7 @@ type entry struct {
 
 func newShard(def *Def, partition int32, store stores.Store) *Shard {
 	s := &Shard{def: def, partition: partition, store: store, checkpoint: -1}
+	s.alone = []*Shard{s}
 	s.mu.dirty = make(map[string]entry)
 	s.mu.flushing = make(map[string]entry)
 	return s
@@ -51,8 +54,19 @@ func newShard(def *Def, partition int32, store stores.Store) *Shard {
 // Partition returns the shard's partition.
 func (s *Shard) Partition() int32 { return s.partition }
 
-// get returns a copy of key's value, from the cache or the store.
-func (s *Shard) get(key []byte) ([]byte, bool, error) {
+// Def returns the shard's table.
+func (s *Shard) Def() *Def { return s.def }
+
+// Alone returns a slice holding only s, the same one on every call: a
+// Scope's Read of a single shard does not allocate.
+func (s *Shard) Alone() []*Shard { return s.alone }
+
+// Store returns the shard's store, to look past its cache (tests).
+func (s *Shard) Store() stores.Store { return s.store }
+
+// Get returns a copy of key's value, from the cache or the store: what
+// the handlers wrote, committed or not.
+func (s *Shard) Get(key []byte) ([]byte, bool, error) {
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()
@@ -96,6 +110,12 @@ func (s *Shard) dirtyLen() int {
 	defer s.mu.Unlock()
 	return len(s.mu.dirty)
 }
+
+// Set caches a write of key; the shard keeps value.
+func (s *Shard) Set(key, value []byte) error { return s.put(key, value, false) }
+
+// Delete caches the deletion of key; the changelog gets a tombstone.
+func (s *Shard) Delete(key []byte) error { return s.put(key, nil, true) }
 
 // put caches a write; the shard keeps value.
 func (s *Shard) put(key, value []byte, deleted bool) error {
