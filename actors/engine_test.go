@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/modes"
 )
 
 // The tests below run an Engine as the runtime does: a kgo client wired
@@ -517,12 +518,12 @@ type restarts struct {
 	ch chan actors.TopicPartition
 }
 
-func (r restarts) HandlerRestarted(tp actors.TopicPartition) { r.ch <- tp }
-func (restarts) Rebalanced(string, int)                      {}
-func (restarts) Committed(int, error)                        {}
-func (restarts) Stalled(actors.TopicPartition)               {}
-func (restarts) ModeSwitched(actors.TopicPartition, string)  {}
-func (restarts) StepCompleted(int)                           {}
+func (r restarts) HandlerRestarted(tp actors.TopicPartition)    { r.ch <- tp }
+func (restarts) Rebalanced(string, int)                         {}
+func (restarts) Committed(int, error)                           {}
+func (restarts) Stalled(actors.TopicPartition)                  {}
+func (restarts) ModeSwitched(actors.TopicPartition, modes.Mode) {}
+func (restarts) StepCompleted(int)                              {}
 
 // TestDrainDuringARestartBackoffDoesNotWaitForIt: a handler that panicked
 // is restarted after a backoff, with its record delivered again. A drain

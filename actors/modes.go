@@ -141,8 +141,8 @@ func (a *engineActor) decide(p *partition, now time.Time) {
 		return
 	}
 	p.switches.Add(1)
-	p.lastSwitch.Store(&ModeSwitch{At: now, From: old.String(), To: mode.String(), Reason: reason, Lag: lag})
-	a.e.cfg.Observer.ModeSwitched(p.tp, mode.String())
+	p.lastSwitch.Store(&ModeSwitch{At: now, From: old, To: mode, Reason: reason, Lag: lag})
+	a.e.cfg.Observer.ModeSwitched(p.tp, mode)
 	pol := a.e.cfg.Modes
 	p.logger.Info("mode switched", "from", old.String(), "to", mode.String(), "reason", reason,
 		"lag", lag, "lag_high", pol.LagHigh, "lag_low", pol.LagLow)

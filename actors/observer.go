@@ -1,5 +1,7 @@
 package actors
 
+import "github.com/eddy-streams/eddy/modes"
+
 // Observer is told of the Engine's events, for metrics. Its methods are
 // called from several goroutines, possibly at once, and must return quickly.
 type Observer interface {
@@ -14,9 +16,9 @@ type Observer interface {
 	// Stalled reports a partition that made no progress with records
 	// waiting, and was restarted.
 	Stalled(tp TopicPartition)
-	// ModeSwitched reports a partition now running in mode ("single" or
-	// "bulk").
-	ModeSwitched(tp TopicPartition, mode string)
+	// ModeSwitched reports a partition now running in mode (modes.Single
+	// or modes.Bulk).
+	ModeSwitched(tp TopicPartition, mode modes.Mode)
 	// StepCompleted reports that step (0-based) of the step plan is
 	// complete on this worker.
 	StepCompleted(step int)
@@ -25,9 +27,9 @@ type Observer interface {
 // nopObserver is the default Observer.
 type nopObserver struct{}
 
-func (nopObserver) Rebalanced(string, int)              {}
-func (nopObserver) HandlerRestarted(TopicPartition)     {}
-func (nopObserver) Committed(int, error)                {}
-func (nopObserver) Stalled(TopicPartition)              {}
-func (nopObserver) ModeSwitched(TopicPartition, string) {}
-func (nopObserver) StepCompleted(int)                   {}
+func (nopObserver) Rebalanced(string, int)                  {}
+func (nopObserver) HandlerRestarted(TopicPartition)         {}
+func (nopObserver) Committed(int, error)                    {}
+func (nopObserver) Stalled(TopicPartition)                  {}
+func (nopObserver) ModeSwitched(TopicPartition, modes.Mode) {}
+func (nopObserver) StepCompleted(int)                       {}

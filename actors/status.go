@@ -34,7 +34,7 @@ func (e *Engine) Status() []PartitionStatus {
 			Topic: p.tp.Topic, Partition: p.tp.Partition,
 			Next: next, Committed: committed, HighWatermark: hwm, Lag: p.lag(),
 			InFlight: inflight, Paused: paused,
-			Mode: modes.Mode(p.mode.Load()).String(), ModeSwitches: int(p.switches.Load()),
+			Mode: modes.Mode(p.mode.Load()), ModeSwitches: int(p.switches.Load()),
 			LastSwitch: p.lastSwitch.Load(),
 			StepHeld:   p.held.Load(),
 			Restoring:  !p.restored.Load(),

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/modes"
 )
 
 // TopicPartition names one partition of one topic.
@@ -150,7 +152,7 @@ type PartitionStatus struct {
 	InFlight int  `json:"in_flight"`
 	Paused   bool `json:"paused"`
 	// Mode is how records reach the handler now: "single" or "bulk".
-	Mode string `json:"mode"`
+	Mode modes.Mode `json:"mode"`
 	// ModeSwitches counts this partition's mode changes on this worker;
 	// LastSwitch is the latest, if any.
 	ModeSwitches int         `json:"mode_switches"`
@@ -168,9 +170,9 @@ type PartitionStatus struct {
 
 // ModeSwitch is one change of a partition's mode.
 type ModeSwitch struct {
-	At   time.Time `json:"at"`
-	From string    `json:"from"`
-	To   string    `json:"to"`
+	At   time.Time  `json:"at"`
+	From modes.Mode `json:"from"`
+	To   modes.Mode `json:"to"`
 	// Reason is "lag" (auto mode) or the step plan's "step N".
 	Reason string `json:"reason"`
 	// Lag is the partition's lag when it switched; -1 if unknown.

@@ -95,7 +95,7 @@ func TestBulkBatchesByCount(t *testing.T) {
 		t.Fatalf("fourth batch %q, want bulk 30-39 10", got[3])
 	}
 	st, _ := app.Status()
-	if p := st.Partitions[0]; p.Mode != "bulk" || p.ModeSwitches != 0 {
+	if p := st.Partitions[0]; p.Mode != modes.Bulk || p.ModeSwitches != 0 {
 		t.Fatalf("status mode %q with %d switches; want bulk, forced, no switch", p.Mode, p.ModeSwitches)
 	}
 }
@@ -317,14 +317,14 @@ func TestAutoSwitchesToBulkUnderBacklogAndBack(t *testing.T) {
 	// at most a few hundred records.
 	eventually(t, 20*time.Second, "the partition to switch to bulk", func() bool {
 		st, _ := app.Status()
-		return len(st.Partitions) == 1 && st.Partitions[0].Mode == "bulk"
+		return len(st.Partitions) == 1 && st.Partitions[0].Mode == modes.Bulk
 	})
 	eventually(t, 20*time.Second, "the backlog to be handled and the partition back in single", func() bool {
 		st, _ := app.Status()
-		return h.handled.Load() == backlog && st.Partitions[0].Mode == "single"
+		return h.handled.Load() == backlog && st.Partitions[0].Mode == modes.Single
 	})
 	st, _ := app.Status()
-	if p := st.Partitions[0]; p.ModeSwitches != 2 || p.LastSwitch == nil || p.LastSwitch.To != "single" ||
+	if p := st.Partitions[0]; p.ModeSwitches != 2 || p.LastSwitch == nil || p.LastSwitch.To != modes.Single ||
 		p.LastSwitch.Reason != "lag" || p.LastSwitch.Lag >= 10 {
 		t.Fatalf("%d mode switches, last %+v; want 2 (to bulk and back), the last to single below lag 10", p.ModeSwitches, p.LastSwitch)
 	}

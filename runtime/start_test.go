@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/modes"
 	"github.com/eddy-streams/eddy/serde"
 )
 
@@ -134,7 +135,7 @@ func TestHTTPHealthReadinessAndStatus(t *testing.T) {
 		t.Fatalf("/readyz = %d %v after joining", code, ready)
 	}
 	p := st.Partitions[1]
-	if st.App != "http" || st.Group != cfg.Group || p.Topic != "in" || p.Partition != 1 || p.Next != 2 || p.Lag != 0 || p.Mode != "single" {
+	if st.App != "http" || st.Group != cfg.Group || p.Topic != "in" || p.Partition != 1 || p.Next != 2 || p.Lag != 0 || p.Mode != modes.Single {
 		t.Fatalf("/status = %+v", st)
 	}
 	if st.Records.Handled != 3 {

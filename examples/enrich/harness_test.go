@@ -314,7 +314,7 @@ func awaitStepsDone(t *testing.T, app *runtime.App) {
 		}
 		modes := map[string]int{}
 		for _, p := range st.Partitions {
-			modes[p.Mode]++
+			modes[p.Mode.String()]++
 		}
 		return st.Steps.Done && len(st.Partitions) == 2*partitions && modes["single"] == 2*partitions,
 			fmt.Sprintf("step %d of %v, done %t; %d partitions by mode: %v", st.Steps.Step+1, st.Steps.Steps, st.Steps.Done, len(st.Partitions), modes)

@@ -27,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/modes"
 )
 
 // instrumentationName names Eddy's meter and tracer.
@@ -336,7 +337,7 @@ func (t *Telemetry) ObserveEngine(e *actors.Engine) error {
 			if p.Lag >= 0 {
 				o.ObserveInt64(lag, p.Lag, attrs)
 			}
-			o.ObserveInt64(mode, 1, attrs, metric.WithAttributes(attribute.String("eddy.mode", p.Mode)))
+			o.ObserveInt64(mode, 1, attrs, metric.WithAttributes(attribute.String("eddy.mode", p.Mode.String())))
 		}
 		return nil
 	}, lag, mode)
@@ -462,9 +463,9 @@ func (t *Telemetry) Stalled(tp actors.TopicPartition) {
 }
 
 // ModeSwitched counts a partition's switch to mode.
-func (t *Telemetry) ModeSwitched(tp actors.TopicPartition, mode string) {
+func (t *Telemetry) ModeSwitched(tp actors.TopicPartition, mode modes.Mode) {
 	t.modeSwitches.Add(context.Background(), 1, metric.WithAttributeSet(t.partitionAttrs(tp)),
-		metric.WithAttributes(attribute.String("eddy.mode", mode)))
+		metric.WithAttributes(attribute.String("eddy.mode", mode.String())))
 }
 
 // StepCompleted counts a completed step of the step plan.
