@@ -57,7 +57,7 @@ func benchmarkDispatch(b *testing.B, mode modes.Mode) {
 	done := make(chan struct{})
 	var handled atomic.Int64
 	total := int64(b.N)
-	eng, err := actors.New(actors.Config{
+	eng, err := actors.New(testSettings(actors.Config{
 		MaxInFlight: b.N + 1000, // at least BulkMaxRecords
 		Modes:       modes.Policy{Mode: mode},
 		BulkMaxWait: time.Millisecond,
@@ -74,7 +74,7 @@ func benchmarkDispatch(b *testing.B, mode modes.Mode) {
 				return nil
 			}), nil
 		},
-	})
+	}))
 	if err != nil {
 		b.Fatal(err)
 	}

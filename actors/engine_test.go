@@ -1,6 +1,7 @@
 package actors_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -283,7 +284,7 @@ func TestPartitionAssignedAsShutdownBeginsIsStopped(t *testing.T) {
 			t.Errorf("the late OnAssigned did not return within %v of the shutdown closing in/0", patience)
 		}
 	}
-	e, err := actors.New(actors.Config{
+	e, err := actors.New(testSettings(actors.Config{
 		Logger: slog.New(logs),
 		NewProcessor: func(tp actors.TopicPartition) (actors.Processor, error) {
 			if tp.Topic == "in" {
@@ -293,7 +294,7 @@ func TestPartitionAssignedAsShutdownBeginsIsStopped(t *testing.T) {
 			<-logs.await("shutting down")
 			return late, nil
 		},
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +334,7 @@ func TestAssignedAfterShutdownReturns(t *testing.T) {
 	building := make(chan struct{})
 	runReturned := make(chan struct{})
 	late := newState()
-	e, err := actors.New(actors.Config{
+	e, err := actors.New(testSettings(actors.Config{
 		Logger: slog.New(logs),
 		NewProcessor: func(tp actors.TopicPartition) (actors.Processor, error) {
 			if tp.Topic == "in" {
@@ -343,7 +344,7 @@ func TestAssignedAfterShutdownReturns(t *testing.T) {
 			<-runReturned
 			return late, nil
 		},
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +389,7 @@ func TestRevokeDuringABrokerOutageEnds(t *testing.T) {
 	logs := newLogEvents(t)
 	var mu sync.Mutex
 	states := map[actors.TopicPartition]*state{}
-	e, err := actors.New(actors.Config{
+	e, err := actors.New(testSettings(actors.Config{
 		Logger:         slog.New(logs),
 		CommitInterval: 50 * time.Millisecond,
 		DrainTimeout:   time.Second,
@@ -412,7 +413,7 @@ func TestRevokeDuringABrokerOutageEnds(t *testing.T) {
 			states[tp] = st
 			return st, nil
 		},
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,14 +485,14 @@ func TestStepListingDoesNotHoldTheEngineActor(t *testing.T) {
 	releaseOnce := sync.OnceFunc(func() { close(release) })
 	t.Cleanup(releaseOnce)
 	logs := newLogEvents(t)
-	e, err := actors.New(actors.Config{
+	e, err := actors.New(testSettings(actors.Config{
 		Logger: slog.New(logs),
 		Steps:  [][]string{{"users"}},
 		Topics: []string{"users", "orders"},
 		NewProcessor: func(actors.TopicPartition) (actors.Processor, error) {
 			return newState(), nil
 		},
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +536,7 @@ func TestDrainDuringARestartBackoffDoesNotWaitForIt(t *testing.T) {
 	produce(t, c, "in", 1)
 	logs := newLogEvents(t)
 	restarted := restarts{ch: make(chan actors.TopicPartition, 10)}
-	e, err := actors.New(actors.Config{
+	e, err := actors.New(testSettings(actors.Config{
 		Logger:       slog.New(logs),
 		Backoff:      time.Hour,
 		MaxBackoff:   time.Hour,
@@ -546,7 +547,7 @@ func TestDrainDuringARestartBackoffDoesNotWaitForIt(t *testing.T) {
 			st.process = func(*actors.Call) error { panic("boom") }
 			return st, nil
 		},
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -561,5 +562,37 @@ func TestDrainDuringARestartBackoffDoesNotWaitForIt(t *testing.T) {
 	}
 	if logs.logged("drain deadline passed with a record still in its handler") {
 		t.Fatal("the shutdown's drain waited for the handler's restart backoff until its deadline")
+	}
+}
+
+// testSettings fills the fields a test leaves zero with the runtime's
+// default settings; the runtime itself sets every field from its
+// settings table.
+func testSettings(c actors.Config) actors.Config {
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, 10000)
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, 3)
+	c.Backoff = cmp.Or(c.Backoff, 100*time.Millisecond)
+	c.MaxBackoff = cmp.Or(c.MaxBackoff, 5*time.Second)
+	c.CommitInterval = cmp.Or(c.CommitInterval, 5*time.Second)
+	c.DrainTimeout = cmp.Or(c.DrainTimeout, 30*time.Second)
+	c.StallTimeout = cmp.Or(c.StallTimeout, 5*time.Minute)
+	if c.Modes.LagHigh == 0 {
+		c.Modes.LagHigh, c.Modes.LagLow, c.Modes.MinDwell = 10000, 1000, 10*time.Second
+	}
+	c.BulkMaxRecords = cmp.Or(c.BulkMaxRecords, min(1000, c.MaxInFlight))
+	c.BulkMaxWait = cmp.Or(c.BulkMaxWait, 500*time.Millisecond)
+	return c
+}
+
+// TestNewRefusesMissingSettings: the engine has no defaults of its own
+// (the runtime's settings table has them), so a field left zero is an
+// error naming it, not a silent default.
+func TestNewRefusesMissingSettings(t *testing.T) {
+	t.Parallel()
+	_, err := actors.New(actors.Config{NewProcessor: func(actors.TopicPartition) (actors.Processor, error) { return nil, nil }})
+	for _, want := range []string{"Config.MaxInFlight must be more than 0", "Config.CommitInterval must be more than 0", "Config.BulkMaxWait must be more than 0"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New with no settings: %v; want it to say %q", err, want)
+		}
 	}
 }
