@@ -7,11 +7,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/internal/acks"
 )
 
 const (
@@ -68,14 +69,7 @@ type lineProducer struct {
 	cl    *kgo.Client
 	topic string
 	stop  context.CancelFunc // fails the records not yet sent; set by run
-
-	// mu guards the outcomes of records, reported by the client's
-	// goroutines.
-	mu struct {
-		sync.Mutex
-		acked  int64
-		failed error // the first failed record, naming its line
-	}
+	acks  acks.Tracker       // the records in flight; the first failure names its line
 }
 
 // run produces every line of in, then waits for every acknowledgement, and
@@ -120,31 +114,24 @@ read:
 				continue
 			}
 			n := l.n
+			p.acks.Add(1)
 			p.cl.Produce(produceCtx, rec, func(_ *kgo.Record, err error) { p.finished(n, err) })
 		}
 	}
 
-	// Flush returns once every record is acknowledged or failed; each
-	// fails within produceDeliveryTimeout.
-	_ = p.cl.Flush(context.WithoutCancel(ctx))
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.mu.acked, cmp.Or(p.mu.failed, stopErr)
+	// Every record is acknowledged or failed within
+	// produceDeliveryTimeout.
+	_ = p.acks.Wait(context.WithoutCancel(ctx))
+	return p.acks.Acked(), cmp.Or(p.acks.Err(), stopErr)
 }
 
 // finished records the outcome of the record of line n.
 // The first failure stops the run: the lines after it are not produced.
 func (p *lineProducer) finished(n int, err error) {
-	p.mu.Lock()
-	first := err != nil && p.mu.failed == nil
-	switch {
-	case err == nil:
-		p.mu.acked++
-	case first:
-		p.mu.failed = fmt.Errorf("cli: produce to %q: line %d: %w", p.topic, n, err)
+	if err != nil {
+		err = fmt.Errorf("cli: produce to %q: line %d: %w", p.topic, n, err)
 	}
-	p.mu.Unlock()
-	if first {
+	if p.acks.Done(err) {
 		p.stop()
 	}
 }
