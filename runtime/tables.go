@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/eddy-streams/eddy/internal/shards"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/tables"
@@ -18,7 +21,7 @@ type appTable struct {
 	def *shards.Def
 	// lookup finds the string form of a key in the shards this worker
 	// holds: its value as JSON-ready data, and its partition.
-	lookup func(ts *tableState, key string) (value any, partition int32, found bool, err error)
+	lookup func(ts *shards.Tables, key string) (value any, partition int32, found bool, err error)
 }
 
 // NewTable creates a table named name and registers it with app. Its
@@ -63,13 +66,56 @@ func addTable[K, V any](a *App, t *tables.Table[K, V], codecs bool) {
 			return
 		}
 	}
-	a.tables = append(a.tables, &appTable{def: d, lookup: func(ts *tableState, key string) (any, int32, bool, error) {
+	a.tables = append(a.tables, &appTable{def: d, lookup: func(ts *shards.Tables, key string) (any, int32, bool, error) {
 		k, err := t.ParseKey(key)
 		if err != nil {
 			return nil, -1, false, err
 		}
 		return readTable(ts, t, k)
 	}})
+}
+
+// setupTables opens the worker's tables: stores, global tables,
+// changelogs. It runs before the worker joins its group.
+func (w *worker) setupTables(ctx context.Context) error {
+	if len(w.app.tables) == 0 {
+		return nil
+	}
+	defs := make([]*shards.Def, len(w.app.tables))
+	for i, t := range w.app.tables {
+		defs[i] = t.def
+	}
+	ts, err := shards.OpenTables(ctx, shards.TablesConfig{
+		Defs: defs, Store: w.cfg.TableStore, StateDir: w.cfg.StateDir, MemoryLimit: w.cfg.RocksDBMemoryLimit,
+		CacheMaxEntries: w.cfg.TableCacheMaxEntries,
+		Sources:         w.app.SourceTopics(), Replication: w.cfg.TopicReplication,
+		Admin: kadm.NewClient(w.client), ConnectTimeout: w.cfg.ConnectTimeout,
+		Produce: func(rec *kgo.Record, promise func(*kgo.Record, error)) {
+			w.client.Produce(w.produceCtx, rec, promise)
+		},
+		Consume: []kgo.Opt{kgo.SeedBrokers(w.brokers...)}, ClientID: w.cfg.ClientID,
+		Logger: w.logger,
+		OnRestored: func(st shards.RestoreStats) {
+			w.tel.Restored(st.Table, st.Partition, st.Records, st.Duration)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("runtime: %w", err)
+	}
+	w.tables = ts
+	err = w.tel.ObserveTables(func(report func(table string, partition int32, keys int64)) {
+		for _, d := range defs {
+			for _, sh := range ts.Shards(d) {
+				if n, err := sh.Len(); err == nil {
+					report(d.Name(), sh.Partition(), n)
+				}
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("runtime: table metrics: %w", err)
+	}
+	return nil
 }
 
 // changelogs returns the app's changelog topics (not the topics global
@@ -114,10 +160,10 @@ func ReadTable[K, V any](app *App, t *tables.Table[K, V], key K) (value V, found
 
 // readTable looks key up in the shards of t that ts holds, returning its
 // value and partition.
-func readTable[K, V any](ts *tableState, t *tables.Table[K, V], key K) (V, int32, bool, error) {
+func readTable[K, V any](ts *shards.Tables, t *tables.Table[K, V], key K) (V, int32, bool, error) {
 	var zero V
-	for _, sh := range ts.shards(t.Def()) {
-		v, ok, err := t.Get(shards.WithScope(context.Background(), fixedScope{sh}), key)
+	for _, sh := range ts.Shards(t.Def()) {
+		v, ok, err := t.Get(shards.WithScope(context.Background(), shards.OneShard(sh)), key)
 		if err != nil || ok {
 			return v, sh.Partition(), ok, err
 		}
@@ -134,7 +180,7 @@ func ScanTable[K, V any](app *App, t *tables.Table[K, V], fn func(K, V) bool) (b
 	if w == nil || w.tables == nil {
 		return false, nil
 	}
-	return true, t.Scan(shards.WithScope(context.Background(), workerScope{w.tables}), fn)
+	return true, t.Scan(shards.WithScope(context.Background(), w.tables.Reads()), fn)
 }
 
 // serveTable answers GET /tables/{table}/{key}: the key's value if a shard

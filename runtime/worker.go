@@ -33,7 +33,7 @@ type worker struct {
 	engine     *actors.Engine
 	brokers    []string
 	tel        *telemetry.Telemetry
-	tables     *tableState
+	tables     *shards.Tables // nil without tables
 	// setUp is closed once start-up (table stores, changelogs) is done
 	// or failed: the client joins the group as soon as it exists, so
 	// partitions can be assigned before that.
@@ -139,8 +139,8 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	close(w.setUp)
 	if w.tables != nil {
-		// After the engine's shutdown, which closes every store.
-		defer w.tables.close()
+		// After the engine's shutdown, which releases every partition.
+		defer w.tables.Close()
 	}
 	if w.setUpErr != nil {
 		return w.setUpErr
@@ -162,7 +162,7 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		// would read stale reference data.
 		go func() {
 			select {
-			case err := <-w.tables.followErr:
+			case err := <-w.tables.Failed():
 				stopRun(err)
 			case <-runCtx.Done():
 			}
@@ -189,18 +189,7 @@ func (w *worker) newProcessor(tp actors.TopicPartition) (actors.Processor, error
 	if len(w.app.tables) == 0 {
 		return r.build(w, tp, nil), nil
 	}
-	var part *shards.Partition
-	if reg := w.tables.registry; reg != nil {
-		var err error
-		if part, err = reg.Acquire(tp.Partition); err != nil {
-			return nil, err
-		}
-	}
-	sp := &statefulProcessor{Processor: r.build(w, tp, callScope{part: part, ts: w.tables}), ts: w.tables, part: part}
-	if bp, ok := sp.Processor.(actors.BatchProcessor); ok {
-		return &statefulBulkProcessor{statefulProcessor: sp, bulk: bp}, nil
-	}
-	return sp, nil
+	return w.tables.Processor(tp.Partition, func(scope shards.Scope) actors.Processor { return r.build(w, tp, scope) })
 }
 
 func (w *worker) clientOptions() ([]kgo.Opt, error) {
