@@ -19,7 +19,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/eddy-streams/eddy/internal/proctest"
+	"github.com/eddy-streams/eddy/internal/testkit"
 	"github.com/eddy-streams/eddy/runtime"
 )
 
@@ -33,20 +33,20 @@ import (
 func TestOrdersAreJoinedOnlyAfterEveryUserIsLoaded(t *testing.T) {
 	t.Parallel()
 	const users, orders = 4000, 3000
-	b, cl := startBroker(t)
+	b := startBroker(t)
 	w := newWorld()
 	// Every user, then a new tier for a third of them; the last hundred
 	// leave.
-	w.produceUsers(t, cl, slices.Concat(profileRecords(0, users, 1, 1), profileRecords(0, users, 3, 2),
+	w.produceUsers(t, b.Addrs(), slices.Concat(profileRecords(0, users, 1, 1), profileRecords(0, users, 3, 2),
 		tombstones(users-100, users))...)
 	// Users 0 to 4199: the last 200 never existed.
-	w.produceOrders(t, cl, 0, orders, func(i int) string { return user(i * 7 % (users + 200)) })
+	w.produceOrders(t, b.Addrs(), 0, orders, func(i int) string { return user(i * 7 % (users + 200)) })
 	missing := w.missingExpected()
 	if missing < 100 || missing > orders/4 {
 		t.Fatalf("%d of %d orders are of users without a profile: the test wants some, but not most", missing, orders)
 	}
 
-	outs := collectOutputs(t, b.Addrs()[0])
+	outs := collectOutputs(t, b.Addrs())
 	app, j := startApp(t, testConfig(b, "load-test"))
 	outs.awaitOrders(t, 60*time.Second, w)
 	if dups := outs.check(t, w); dups != 0 {
@@ -66,19 +66,19 @@ func TestOrdersAreJoinedOnlyAfterEveryUserIsLoaded(t *testing.T) {
 func TestUserChangesAfterTheStepReachLaterOrders(t *testing.T) {
 	t.Parallel()
 	const users = 200
-	b, cl := startBroker(t)
+	b := startBroker(t)
 	w := newWorld()
-	w.produceUsers(t, cl, profileRecords(0, users, 1, 1)...)
+	w.produceUsers(t, b.Addrs(), profileRecords(0, users, 1, 1)...)
 	// Users 0 to 209: 200 to 209 are not known yet.
-	w.produceOrders(t, cl, 0, 420, func(i int) string { return user(i % (users + 10)) })
+	w.produceOrders(t, b.Addrs(), 0, 420, func(i int) string { return user(i % (users + 10)) })
 
-	outs := collectOutputs(t, b.Addrs()[0])
+	outs := collectOutputs(t, b.Addrs())
 	app, j := startApp(t, testConfig(b, "change-test"))
 	outs.awaitOrders(t, 30*time.Second, w)
 	awaitStepsDone(t, app)
 
 	updated, created := profile(1, 2), profile(users+3, 1)
-	w.produceUsers(t, cl,
+	w.produceUsers(t, b.Addrs(),
 		userRecord(user(1), &updated),
 		userRecord(user(users+3), &created),
 		userRecord(user(2), nil))
@@ -87,7 +87,7 @@ func TestUserChangesAfterTheStepReachLaterOrders(t *testing.T) {
 	// the table has it, then produce the orders that must see it.
 	awaitProfiles(t, app, j, map[string]*Profile{user(1): &updated, user(users + 3): &created, user(2): nil})
 	later := []string{user(1), user(users + 3), user(2), user(users + 4), user(5)}
-	w.produceOrders(t, cl, 1000, 50, func(i int) string { return later[i%len(later)] })
+	w.produceOrders(t, b.Addrs(), 1000, 50, func(i int) string { return later[i%len(later)] })
 	outs.awaitOrders(t, 30*time.Second, w)
 	if dups := outs.check(t, w); dups != 0 {
 		t.Errorf("%d duplicate outputs; want none from one worker that never stopped", dups)
@@ -106,21 +106,21 @@ func TestUserChangesAfterTheStepReachLaterOrders(t *testing.T) {
 // than writing a wrong profile_missing, and goes on with the next order.
 func TestOrderNotKeyedByItsUserIsRefused(t *testing.T) {
 	t.Parallel()
-	b, cl := startBroker(t)
+	b := startBroker(t)
 	w := newWorld()
 	p := profile(7, 1)
-	w.produceUsers(t, cl, userRecord(user(7), &p))
+	w.produceUsers(t, b.Addrs(), userRecord(user(7), &p))
 	v, _ := json.Marshal(Order{OrderID: "order-0", UserID: user(7), Amount: 1})
 	bad := &kgo.Record{Topic: ordersTopic, Key: []byte(user(8)), Value: v}
-	proctest.Within(t, 30*time.Second, func(ctx context.Context) error { return cl.ProduceSync(ctx, bad).FirstErr() })
+	testkit.ProduceKeyed(t, b.Addrs(), bad)
 	// Keyed like the bad one, so in its partition, after it.
-	w.produceOrders(t, cl, 1, 1, func(int) string { return user(8) })
+	w.produceOrders(t, b.Addrs(), 1, 1, func(int) string { return user(8) })
 
-	outs := collectOutputs(t, b.Addrs()[0])
+	outs := collectOutputs(t, b.Addrs())
 	app, _ := startApp(t, testConfig(b, "key-test"))
 	outs.awaitOrders(t, 30*time.Second, w)
 	outs.check(t, w)
-	outs.c.Do(func() {
+	outs.c.Read(func() {
 		if n := len(outs.byOrder["order-0"]); n != 0 {
 			t.Errorf("order-0, keyed by another user than its own, has %d outputs; want none", n)
 		}

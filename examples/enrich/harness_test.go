@@ -14,7 +14,6 @@ import (
 	"os"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 
 	"github.com/eddy-streams/eddy/broker"
 	"github.com/eddy-streams/eddy/internal/proctest"
+	"github.com/eddy-streams/eddy/internal/testkit"
 	"github.com/eddy-streams/eddy/runtime"
 )
 
@@ -85,9 +85,9 @@ func tombstones(first, last int) []*kgo.Record {
 
 // produceUsers produces recs (from userRecord) and notes the profiles
 // they leave.
-func (w *world) produceUsers(t *testing.T, cl *kgo.Client, recs ...*kgo.Record) {
+func (w *world) produceUsers(t *testing.T, brokers []string, recs ...*kgo.Record) {
 	t.Helper()
-	proctest.Within(t, 30*time.Second, func(ctx context.Context) error { return cl.ProduceSync(ctx, recs...).FirstErr() })
+	testkit.ProduceKeyed(t, brokers, recs...)
 	for _, r := range recs {
 		id := string(r.Key)
 		if r.Value == nil {
@@ -122,10 +122,9 @@ func (w *world) orderRecords(first, n int, userOf func(i int) string) []*kgo.Rec
 }
 
 // produceOrders produces orders as orderRecords describes them.
-func (w *world) produceOrders(t *testing.T, cl *kgo.Client, first, n int, userOf func(i int) string) {
+func (w *world) produceOrders(t *testing.T, brokers []string, first, n int, userOf func(i int) string) {
 	t.Helper()
-	recs := w.orderRecords(first, n, userOf)
-	proctest.Within(t, 30*time.Second, func(ctx context.Context) error { return cl.ProduceSync(ctx, recs...).FirstErr() })
+	testkit.ProduceKeyed(t, brokers, w.orderRecords(first, n, userOf)...)
 }
 
 // missingExpected counts the orders that must come out with
@@ -150,16 +149,16 @@ type output struct {
 // outputs reads enriched-orders from the start for as long as the test
 // runs.
 type outputs struct {
-	c *proctest.Consumer
+	c *testkit.Consumer
 	// Under c's lock:
 	recs    []output
 	byOrder map[string][]output
 }
 
-func collectOutputs(t *testing.T, broker string) *outputs {
+func collectOutputs(t *testing.T, brokers []string) *outputs {
 	t.Helper()
 	o := &outputs{byOrder: map[string][]output{}}
-	o.c = proctest.Consume(t, broker, func(r *kgo.Record) {
+	o.c = testkit.StartConsumer(t, brokers, func(r *kgo.Record) {
 		out := output{key: string(r.Key)}
 		out.err = json.Unmarshal(r.Value, &out.value)
 		o.recs = append(o.recs, out)
@@ -201,7 +200,7 @@ func (o *outputs) missingLocked(w *world) []string {
 // repeats are at-least-once duplicates, and check returns how many.
 func (o *outputs) check(t *testing.T, w *world) (duplicates int) {
 	t.Helper()
-	o.c.Do(func() {
+	o.c.Read(func() {
 		bad := 0
 		for _, out := range o.recs {
 			if problem := w.problem(out); problem != "" {
@@ -247,15 +246,15 @@ func (w *world) problem(out output) string {
 }
 
 // startBroker starts an embedded broker with the app's topics, closed when
-// the test ends, and a client of it.
-func startBroker(t *testing.T) (*broker.Broker, *kgo.Client) {
+// the test ends.
+func startBroker(t *testing.T) *broker.Broker {
 	t.Helper()
 	b, err := broker.Start(broker.Options{Topics: []string{usersTopic, ordersTopic, enrichedTopic}, Partitions: partitions})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	return b, proctest.NewClient(t, b.Addrs()[0])
+	return b
 }
 
 // testConfig is a worker of group with memory stores, the steps
@@ -275,8 +274,7 @@ func testConfig(b *broker.Broker, group string) runtime.Config {
 // warn level and above go to the test's log.
 func startApp(t *testing.T, cfg runtime.Config) (*runtime.App, *joiner) {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	app, j := newApp(runtime.WithLogger(logger))
+	app, j := newApp(runtime.WithLogger(testkit.Logger(t, slog.LevelWarn)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx, cfg) }()
@@ -294,20 +292,12 @@ func startApp(t *testing.T, cfg runtime.Config) (*runtime.App, *joiner) {
 	return app, j
 }
 
-// testWriter writes an app's log lines to the test's log.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 // awaitStepsDone waits until app reports its step plan complete and every
 // partition out of bulk: what is produced from then on is handled in auto
 // mode, one record at a time while the worker keeps up.
 func awaitStepsDone(t *testing.T, app *runtime.App) {
 	t.Helper()
-	proctest.Eventually(t, 30*time.Second, "the step plan to be complete and every partition in single mode", func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, "the step plan to be complete and every partition in single mode", func() (bool, string) {
 		st, ok := app.Status()
 		if !ok || st.Steps == nil {
 			return false, "not running yet"
@@ -325,7 +315,7 @@ func awaitStepsDone(t *testing.T, app *runtime.App) {
 // for each of its keys (absent: no profile).
 func awaitProfiles(t *testing.T, app *runtime.App, j *joiner, want map[string]*Profile) {
 	t.Helper()
-	proctest.Eventually(t, 30*time.Second, fmt.Sprintf("the users table to hold the profiles of %v", slices.Sorted(maps.Keys(want))), func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, fmt.Sprintf("the users table to hold the profiles of %v", slices.Sorted(maps.Keys(want))), func() (bool, string) {
 		got := map[string]*Profile{}
 		if ok, err := runtime.ScanTable(app, j.users, func(id string, p Profile) bool {
 			if _, ok := want[id]; ok {
