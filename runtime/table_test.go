@@ -68,43 +68,17 @@ func tableCounts(t *testing.T, app *App, counts *tables.Table[string, int64]) ma
 // tombstone removes the key.
 func changelogState(t *testing.T, brokers []string, topic string) map[string]int64 {
 	t.Helper()
-	want := map[int32]int64{} // the end offset of each partition with records
-	from := map[int32]kgo.Offset{}
-	for p, end := range testkit.EndOffsets(t, brokers, topic) {
-		if end > 0 {
-			want[p], from[p] = end, kgo.NewOffset().AtStart()
-		}
-	}
 	state := map[string]int64{}
-	if len(want) == 0 {
-		return state
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	for len(want) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("reading changelog %s: %v", topic, ctx.Err())
+	for _, r := range testkit.ReadToEnd(t, brokers, topic) {
+		if r.Value == nil {
+			delete(state, string(r.Key))
+			continue
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if r.Value == nil {
-				delete(state, string(r.Key))
-			} else {
-				n, err := serde.Int64().Decode(r.Value)
-				if err != nil {
-					t.Errorf("changelog value %x: %v", r.Value, err)
-				}
-				state[string(r.Key)] = n
-			}
-			if r.Offset+1 >= want[r.Partition] {
-				delete(want, r.Partition)
-			}
-		})
+		n, err := serde.Int64().Decode(r.Value)
+		if err != nil {
+			t.Errorf("changelog value %x: %v", r.Value, err)
+		}
+		state[string(r.Key)] = n
 	}
 	return state
 }

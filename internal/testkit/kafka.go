@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -130,6 +132,54 @@ func Consume(t testing.TB, brokers []string, topic string, n int) []*kgo.Record 
 			out = append(out, fs.Records()...)
 		}
 	})
+	return out
+}
+
+// ReadToEnd reads topic from its start up to the end offsets it has when
+// called, and returns its records partition by partition, in offset order.
+// It stops reading a partition at the record before its end offset, not
+// after a count of records, so it also reads a compacted topic (a table's
+// changelog) whose compaction removed records; a partition must not end
+// in a transaction marker. It fails the test if the records do not come
+// within 30s.
+func ReadToEnd(t testing.TB, brokers []string, topic string) []*kgo.Record {
+	t.Helper()
+	ends := EndOffsets(t, brokers, topic)
+	reading := map[int32]kgo.Offset{} // the partitions not read to their end yet
+	for p, end := range ends {
+		if end > 0 {
+			reading[p] = kgo.NewOffset().AtStart()
+		}
+	}
+	if len(reading) == 0 {
+		return nil
+	}
+	byPartition := map[int32][]*kgo.Record{}
+	opts := []kgo.Opt{kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: maps.Clone(reading)})}
+	withClient(t, brokers, opts, func(ctx context.Context, cl *kgo.Client) {
+		var fetchErr error
+		for len(reading) > 0 {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("reading %s to its end offsets %v: partitions %v not read to the end within %v (last fetch error: %v)",
+					topic, ends, slices.Sorted(maps.Keys(reading)), opTimeout, fetchErr)
+			}
+			fs.EachError(func(_ string, _ int32, err error) { fetchErr = err })
+			fs.EachRecord(func(r *kgo.Record) {
+				if r.Offset >= ends[r.Partition] {
+					return
+				}
+				byPartition[r.Partition] = append(byPartition[r.Partition], r)
+				if r.Offset+1 == ends[r.Partition] {
+					delete(reading, r.Partition)
+				}
+			})
+		}
+	})
+	var out []*kgo.Record
+	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
+		out = append(out, byPartition[p]...)
+	}
 	return out
 }
 
