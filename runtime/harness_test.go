@@ -45,53 +45,24 @@ func testConfig(t *testing.T, brokers []string) Config {
 func testLogger(t *testing.T) *slog.Logger { return testkit.Logger(t, slog.LevelWarn) }
 
 // running is an App.Run in the background.
-type running struct {
-	cancel context.CancelFunc
-	done   chan error
-}
+type running struct{ r *testkit.Running }
 
 // startApp runs app until the test ends or stop is called.
 func startApp(t *testing.T, app *App, cfg Config) *running {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- app.Run(ctx, cfg) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-r.done:
-		case <-time.After(30 * time.Second):
-			t.Error("app did not stop within 30s of cancel")
-		}
-	})
-	return r
+	return &running{testkit.Background(t, "the app", func(ctx context.Context) error { return app.Run(ctx, cfg) })}
 }
 
 // stop cancels the app and returns Run's result.
 func (r *running) stop(t *testing.T) error {
 	t.Helper()
-	r.cancel()
-	select {
-	case err := <-r.done:
-		r.done <- err // for the cleanup
-		return err
-	case <-time.After(30 * time.Second):
-		t.Fatal("app did not stop within 30s of cancel")
-		return nil
-	}
+	return r.r.Stop(t)
 }
 
 // wait returns Run's result once the app stops by itself.
 func (r *running) wait(t *testing.T, within time.Duration) error {
 	t.Helper()
-	select {
-	case err := <-r.done:
-		r.done <- err
-		return err
-	case <-time.After(within):
-		t.Fatalf("app did not stop by itself within %v", within)
-		return nil
-	}
+	return r.r.Wait(t, within)
 }
 
 // The broker helpers of the runtime's tests are testkit's, under the

@@ -314,18 +314,10 @@ func testConfig(brokers []string, group string) runtime.Config {
 func startApp(t *testing.T, cfg runtime.Config) (*runtime.App, *joiner) {
 	t.Helper()
 	app, j := newApp(runtime.WithLogger(testkit.Logger(t, slog.LevelWarn)))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, cfg) }()
+	r := testkit.Background(t, "the app", func(ctx context.Context) error { return app.Run(ctx, cfg) })
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("the app did not stop within 30s of its context's end")
+		if err := r.Stop(t); err != nil {
+			t.Errorf("Run: %v", err)
 		}
 	})
 	return app, j

@@ -3,9 +3,10 @@
 // has no event (Eventually, Within), state that goroutines change and a
 // test awaits conditions on (Watch), clients of a test broker (NewClient),
 // synchronous produces (Produce, ProduceKeyed), committed and end offsets
-// (Committed, EndOffsets), reading records back (Consume, StartConsumer),
-// a stream produced at a steady pace (ProducePaced), and an app's logs in
-// the test's log (Logger).
+// (Committed, EndOffsets), reading records back (Consume, ReadToEnd,
+// StartConsumer), a stream produced at a steady pace (ProducePaced), a
+// function such as an app's Run in the background (Background), and an
+// app's logs in the test's log (Logger).
 //
 // It serves the runtime's tests, internal/proctest (the process tests of
 // the examples) and the examples' tests; what is about one app, or about

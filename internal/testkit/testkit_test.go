@@ -201,3 +201,27 @@ func TestProducePaced(t *testing.T) {
 		t.Errorf("Wait failed with %q, want %q", msg, want)
 	}
 }
+
+func TestBackground(t *testing.T) {
+	t.Parallel()
+	cancelled := fmt.Errorf("cancelled")
+	r := Background(t, "the loop", func(ctx context.Context) error {
+		<-ctx.Done()
+		return cancelled
+	})
+	msg := failure(t, func(tb testing.TB) { r.Wait(tb, 10*time.Millisecond) })
+	if want := "the loop did not stop by itself within 10ms"; msg != want {
+		t.Errorf("Wait on a function that runs on failed with %q, want %q", msg, want)
+	}
+	if err := r.Stop(t); err != cancelled {
+		t.Errorf("Stop returned %v, want the function's result", err)
+	}
+	if err := r.Stop(t); err != cancelled {
+		t.Errorf("a second Stop returned %v, want the function's result again", err)
+	}
+
+	done := fmt.Errorf("done")
+	if err := Background(t, "the job", func(context.Context) error { return done }).Wait(t, time.Minute); err != done {
+		t.Errorf("Wait returned %v, want the function's result", err)
+	}
+}
