@@ -1,8 +1,6 @@
 package proctest
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -327,30 +325,15 @@ func (b *Binary) StartWorker(t *testing.T, name string, args ...string) *Worker 
 	return w
 }
 
-var httpClient = &http.Client{Timeout: 5 * time.Second}
-
-// Get fetches path from the worker's HTTP server.
+// Get fetches path from the worker's HTTP server (testkit.Get).
 func (w *Worker) Get(path string) (code int, body []byte, err error) {
-	resp, err := httpClient.Get("http://" + w.HTTP + path)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	body, err = io.ReadAll(resp.Body)
-	return resp.StatusCode, bytes.TrimSpace(body), err
+	return testkit.Get("http://" + w.HTTP + path)
 }
 
 // GetJSON fetches path and decodes its JSON body, whatever the status,
-// into v.
+// into v (testkit.GetJSON).
 func (w *Worker) GetJSON(path string, v any) (code int, err error) {
-	code, body, err := w.Get(path)
-	if err != nil {
-		return code, err
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return code, fmt.Errorf("GET %s: %d, %v in %s", path, code, err, body)
-	}
-	return code, nil
+	return testkit.GetJSON("http://"+w.HTTP+path, v)
 }
 
 // Status is the part of a worker's GET /status the tests read. It is

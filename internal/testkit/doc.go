@@ -5,8 +5,9 @@
 // synchronous produces (Produce, ProduceKeyed), committed and end offsets
 // (Committed, EndOffsets), reading records back (Consume, ReadToEnd,
 // StartConsumer), a stream produced at a steady pace (ProducePaced), a
-// function such as an app's Run in the background (Background), and an
-// app's logs in the test's log (Logger).
+// function such as an app's Run in the background (Background), an app's
+// logs in the test's log (Logger), and reads of a worker's HTTP endpoints
+// (Get, GetJSON).
 //
 // It serves the runtime's tests, internal/proctest (the process tests of
 // the examples) and the examples' tests; what is about one app, or about

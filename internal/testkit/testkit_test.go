@@ -3,6 +3,8 @@ package testkit
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strings"
@@ -223,5 +225,29 @@ func TestBackground(t *testing.T) {
 	done := fmt.Errorf("done")
 	if err := Background(t, "the job", func(context.Context) error { return done }).Wait(t, time.Minute); err != done {
 		t.Errorf("Wait returned %v, want the function's result", err)
+	}
+}
+
+func TestGetJSON(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/text" {
+			fmt.Fprintln(w, `{"a":1}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintln(w, `{"error":"no such key"}`)
+	}))
+	t.Cleanup(srv.Close)
+	var v map[string]string
+	if code, err := GetJSON(srv.URL+"/json", &v); code != http.StatusNotFound || err != nil || v["error"] != "no such key" {
+		t.Errorf("GetJSON of a JSON 404 = %d %v, decoded %v; want 404, no error, the error message", code, err, v)
+	}
+	if code, err := GetJSON(srv.URL+"/text", &v); code != http.StatusOK || err == nil || !strings.Contains(err.Error(), "Content-Type") {
+		t.Errorf("GetJSON of JSON served as text = %d %v; want 200 and an error naming the Content-Type", code, err)
+	}
+	if code, body, err := Get(srv.URL + "/text"); code != http.StatusOK || err != nil || string(body) != `{"a":1}` {
+		t.Errorf("Get = %d %q %v; want 200 and the body without its newline", code, body, err)
 	}
 }
