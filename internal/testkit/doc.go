@@ -4,10 +4,10 @@
 // test awaits conditions on (Watch), clients of a test broker (NewClient),
 // synchronous produces (Produce, ProduceKeyed), committed and end offsets
 // (Committed, EndOffsets), reading records back (Consume, ReadToEnd,
-// StartConsumer), a stream produced at a steady pace (ProducePaced), a
-// function such as an app's Run in the background (Background), an app's
-// logs in the test's log (Logger), and reads of a worker's HTTP endpoints
-// (Get, GetJSON).
+// LastValues, StartConsumer), a stream produced at a steady pace
+// (ProducePaced), a function such as an app's Run in the background
+// (Background), an app's logs in the test's log (Logger), and reads of a
+// worker's HTTP endpoints (Get, GetJSON).
 //
 // It serves the runtime's tests, internal/proctest (the process tests of
 // the examples) and the examples' tests; what is about one app, or about

@@ -183,6 +183,22 @@ func ReadToEnd(t testing.TB, brokers []string, topic string) []*kgo.Record {
 	return out
 }
 
+// LastValues reads topic with ReadToEnd and returns the last value of
+// each key, as compaction leaves a topic such as a table's changelog: a
+// key whose last record is a tombstone is absent.
+func LastValues(t testing.TB, brokers []string, topic string) map[string][]byte {
+	t.Helper()
+	last := map[string][]byte{}
+	for _, r := range ReadToEnd(t, brokers, topic) {
+		if r.Value == nil {
+			delete(last, string(r.Key))
+		} else {
+			last[string(r.Key)] = r.Value
+		}
+	}
+	return last
+}
+
 // Consumer reads topics from their start for as long as the test runs and
 // hands each record to the function StartConsumer was given.
 type Consumer struct {

@@ -152,7 +152,7 @@ func TestKafka(t *testing.T) {
 
 // TestReadToEnd reads a compacted topic whose compaction removed the
 // first record: reading a count of records up to the end offset would
-// wait for it forever.
+// wait for it forever. LastValues folds it as compaction would.
 func TestReadToEnd(t *testing.T) {
 	t.Parallel()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
@@ -179,6 +179,11 @@ func TestReadToEnd(t *testing.T) {
 	}
 	if want := "1:k=2 2:j=1"; strings.Join(got, " ") != want {
 		t.Errorf("ReadToEnd after compaction = %q, want %q", got, want)
+	}
+
+	Produce(t, brokers, &kgo.Record{Topic: "log", Key: []byte("j")}) // a tombstone
+	if got := LastValues(t, brokers, "log"); fmt.Sprintf("%q", got) != `map["k":"2"]` {
+		t.Errorf("LastValues = %q, want k's last value, and no j after its tombstone", got)
 	}
 }
 
