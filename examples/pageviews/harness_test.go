@@ -3,7 +3,8 @@ package main
 // What the process tests of pageviews check with: the views they produce,
 // the counts they read back over HTTP, the changelog, and the workers'
 // restore reports. Processes, brokers and workers come from
-// internal/proctest.
+// internal/proctest; producing, reading topics and offsets from
+// internal/testkit. The handler tests (pageviews_test.go) use runtimetest.
 
 import (
 	"context"

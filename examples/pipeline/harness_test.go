@@ -2,7 +2,8 @@ package main
 
 // What the process tests of the pipeline check with: the events they
 // produce and the outputs they read back. Processes, brokers and workers
-// come from internal/proctest.
+// come from internal/proctest; producing, reading topics and offsets from
+// internal/testkit. The handler tests (pipeline_test.go) use runtimetest.
 
 import (
 	"context"

@@ -214,8 +214,9 @@ func (p *Process) State() *os.ProcessState {
 }
 
 // AwaitOutput waits until cond holds for the text of o (an output of p) so
-// far; cond returns what it saw, for the failure message. It fails the test
-// if p exits first or timeout passes.
+// far, checking it after each write; cond returns what it saw, for the
+// failure message. It fails the test if p exits first or timeout passes.
+// cond runs under o's lock: it must not call o's methods.
 func (p *Process) AwaitOutput(t *testing.T, o *Output, timeout time.Duration, what string, cond func(text string) (ok bool, seen string)) {
 	t.Helper()
 	exited := func() string { return fmt.Sprintf("the process exited (%s)", p.state) }
