@@ -326,10 +326,10 @@ func startApp(t *testing.T, cfg runtime.Config) (*runtime.App, *joiner) {
 // startDriver runs a new enrich app with runtimetest, with the app's
 // partition count and the steps [[users]]: the users step finds users
 // empty and is done at once, so what the test sends is handled in auto
-// mode.
+// mode. Its logs at warn level and above go to the test's log.
 func startDriver(t *testing.T) (*runtimetest.Driver, *joiner) {
 	t.Helper()
-	app, j := newApp()
+	app, j := newApp(runtime.WithLogger(testkit.Logger(t, slog.LevelWarn)))
 	d := runtimetest.Start(t, app, runtimetest.Partitions(partitions),
 		runtimetest.Configure(func(c *runtime.Config) { c.Steps = defaultSteps }))
 	return d, j
