@@ -15,9 +15,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/internal/cli"
+	"github.com/eddy-streams/eddy/internal/testkit"
 	"github.com/eddy-streams/eddy/serde"
 )
 
@@ -41,16 +41,8 @@ func toolApp(source string, outputs ...string) *App {
 // partitions and returns its address.
 func toolCluster(t *testing.T, partitions int32, topics ...string) string {
 	t.Helper()
-	opts := []kfake.Opt{kfake.NumBrokers(1)}
-	if len(topics) > 0 {
-		opts = append(opts, kfake.SeedTopics(partitions, topics...))
-	}
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c.ListenAddrs()[0]
+	_, brokers := testCluster(t, int(partitions), topics...)
+	return brokers[0]
 }
 
 // toolRun is one run of a subcommand.
@@ -74,28 +66,6 @@ func mustRun(t *testing.T, app *App, stdin string, args ...string) string {
 		t.Fatalf("%v: exit code %d, stderr:\n%s", args, r.code, r.errOut)
 	}
 	return r.out
-}
-
-// fetchRecords reads the first n records of topic's only partition.
-func fetchRecords(t *testing.T, addr, topic string, n int) []*kgo.Record {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	var recs []*kgo.Record
-	for len(recs) < n {
-		fs := cl.PollRecords(ctx, n-len(recs))
-		if err := fs.Err0(); err != nil {
-			t.Fatalf("fetching %d records of %s, got %d: %v", n, topic, len(recs), err)
-		}
-		recs = append(recs, fs.Records()...)
-	}
-	return recs
 }
 
 func TestProduceConsumeRoundTrip(t *testing.T) {
@@ -133,7 +103,7 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 
 	// What the printed lines cannot show: null and empty are different
 	// records.
-	recs := fetchRecords(t, addr, "events", 7)
+	recs := testkit.Consume(t, []string{addr}, "events", 7)
 	if recs[1].Key != nil {
 		t.Errorf("keyless line: key = %q, want null", recs[1].Key)
 	}
@@ -495,12 +465,7 @@ func TestBrokerServesProduceAndConsume(t *testing.T) {
 	}
 
 	// Compaction runs often enough to watch, not Kafka's hourly default.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	cfgs, err := kadm.NewClient(cl).DescribeBrokerConfigs(t.Context())
+	cfgs, err := kadm.NewClient(testkit.NewClient(t, []string{b.addr})).DescribeBrokerConfigs(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

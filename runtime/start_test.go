@@ -2,13 +2,13 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/testkit"
 	"github.com/eddy-streams/eddy/modes"
 	"github.com/eddy-streams/eddy/serde"
 )
@@ -89,20 +89,15 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// getJSON fetches url and decodes its JSON answer into v, failing the
+// test if it cannot, and returns the status.
 func getJSON(t *testing.T, url string, v any) int {
 	t.Helper()
-	resp, err := http.Get(url)
+	code, err := testkit.GetJSON(url, v)
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-		t.Fatalf("GET %s: Content-Type %q", url, ct)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	return resp.StatusCode
+	return code
 }
 
 func TestHTTPHealthReadinessAndStatus(t *testing.T) {
@@ -118,11 +113,9 @@ func TestHTTPHealthReadinessAndStatus(t *testing.T) {
 
 	var st Status
 	eventually(t, 30*time.Second, "/status to show every record committed", func() bool {
-		resp, err := http.Get(base + "/healthz")
-		if err != nil {
+		if _, _, err := testkit.Get(base + "/healthz"); err != nil {
 			return false // not listening yet
 		}
-		resp.Body.Close()
 		getJSON(t, base+"/status", &st)
 		return len(st.Partitions) == 2 && st.Partitions[0].Committed == 1 && st.Partitions[1].Committed == 2
 	})

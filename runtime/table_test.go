@@ -15,6 +15,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/eddy-streams/eddy/internal/testkit"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/stores"
 	"github.com/eddy-streams/eddy/tables"
@@ -63,54 +64,17 @@ func tableCounts(t *testing.T, app *App, counts *tables.Table[string, int64]) ma
 	return m
 }
 
-// changelogState folds a changelog into its latest value per key; a
+// changelogState returns the latest count of each key in a changelog; a
 // tombstone removes the key.
 func changelogState(t *testing.T, brokers []string, topic string) map[string]int64 {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			want[o.Partition] = o.Offset
-		}
-	})
-	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: func() map[int32]kgo.Offset {
-		m := map[int32]kgo.Offset{}
-		for p := range want {
-			m[p] = kgo.NewOffset().AtStart()
-		}
-		return m
-	}()})
 	state := map[string]int64{}
-	for len(want) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("reading changelog %s: %v", topic, ctx.Err())
+	for k, v := range testkit.LastValues(t, brokers, topic) {
+		n, err := serde.Int64().Decode(v)
+		if err != nil {
+			t.Errorf("changelog value %x: %v", v, err)
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if r.Value == nil {
-				delete(state, string(r.Key))
-			} else {
-				n, err := serde.Int64().Decode(r.Value)
-				if err != nil {
-					t.Errorf("changelog value %x: %v", r.Value, err)
-				}
-				state[string(r.Key)] = n
-			}
-			if r.Offset+1 >= want[r.Partition] {
-				delete(want, r.Partition)
-			}
-		})
+		state[k] = n
 	}
 	return state
 }
@@ -140,7 +104,7 @@ func TestTableCountsWithChangelogAndTombstones(t *testing.T) {
 	})
 
 	// The changelog is compacted and has the source's partition count.
-	adm := kadm.NewClient(mustClient(t, brokers))
+	adm := kadm.NewClient(testkit.NewClient(t, brokers))
 	cfgs, err := adm.DescribeTopicConfigs(context.Background(), "counting-counts-changelog")
 	if err != nil {
 		t.Fatal(err)
@@ -163,16 +127,6 @@ func TestTableCountsWithChangelogAndTombstones(t *testing.T) {
 	if code := getJSON(t, "http://"+cfg.HTTP+"/tables/nope/k1", &got); code != 404 {
 		t.Fatalf("GET /tables/nope/k1 = %d %v; want 404", code, got)
 	}
-}
-
-func mustClient(t *testing.T, brokers []string) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
 }
 
 func configValue(rc kadm.ResourceConfig, key string) string {
@@ -269,7 +223,7 @@ func mustEncode(t *testing.T, n int64) []byte {
 func TestTablePartitionCountMismatchRefusesToStart(t *testing.T) {
 	t.Parallel()
 	c, brokers := testCluster(t, 4, "in")
-	adm := kadm.NewClient(mustClient(t, brokers))
+	adm := kadm.NewClient(testkit.NewClient(t, brokers))
 	if _, err := adm.CreateTopic(context.Background(), 2, 1, nil, "mismatch-counts-changelog"); err != nil {
 		t.Fatal(err)
 	}

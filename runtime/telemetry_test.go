@@ -27,6 +27,7 @@ import (
 
 	"github.com/eddy-streams/eddy/internal/cli"
 	"github.com/eddy-streams/eddy/internal/faults"
+	"github.com/eddy-streams/eddy/internal/testkit"
 	"github.com/eddy-streams/eddy/serde"
 )
 
@@ -225,11 +226,9 @@ func TestProduceFailuresCountedAsProduceErrors(t *testing.T) {
 	produceErrs := labelKey("error_type", "produce", "messaging_destination_name", "out", "messaging_system", "kafka")
 	var m promMetrics
 	eventually(t, 30*time.Second, "a produce error in /metrics", func() bool {
-		resp, err := http.Get(base + "/healthz")
-		if err != nil {
+		if _, _, err := testkit.Get(base + "/healthz"); err != nil {
 			return false // not listening yet
 		}
-		resp.Body.Close()
 		m = scrape(t, base+"/metrics")
 		return m.values["eddy_messages_errors_total"+produceErrs] >= 1
 	})

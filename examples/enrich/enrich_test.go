@@ -1,26 +1,26 @@
 package main
 
-// In-process tests of the enrich app on an embedded broker with memory
-// stores: the users step loads every profile before the first order is
-// joined, orders of unknown users come out marked, never dropped, and
-// changes to users after the step reach later orders.
+// In-process tests of the enrich app: the users step loads every profile
+// before the first order is joined (on an embedded broker of the test's
+// own, since the records must be there before the worker starts); and,
+// with runtimetest, orders of unknown users come out marked, never
+// dropped, changes to users reach later orders, and an order keyed by
+// another user is refused.
 //
-// Every wait awaits an event (a record on enriched-orders) except where
-// the state has no event (the worker's status, the users table), which is
-// polled with a bound.
+// Every wait awaits an event (a record on enriched-orders, every record
+// handled and committed) except where the state has no event (the
+// worker's status), which is polled with a bound.
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/eddy-streams/eddy/internal/proctest"
 	"github.com/eddy-streams/eddy/runtime"
+	"github.com/eddy-streams/eddy/runtime/runtimetest"
+	"github.com/eddy-streams/eddy/serde"
 )
 
 // TestOrdersAreJoinedOnlyAfterEveryUserIsLoaded produces users and orders
@@ -33,21 +33,21 @@ import (
 func TestOrdersAreJoinedOnlyAfterEveryUserIsLoaded(t *testing.T) {
 	t.Parallel()
 	const users, orders = 4000, 3000
-	b, cl := startBroker(t)
+	brokers := startBroker(t)
 	w := newWorld()
 	// Every user, then a new tier for a third of them; the last hundred
 	// leave.
-	w.produceUsers(t, cl, slices.Concat(profileRecords(0, users, 1, 1), profileRecords(0, users, 3, 2),
+	w.produceUsers(t, brokers, slices.Concat(profileRecords(0, users, 1, 1), profileRecords(0, users, 3, 2),
 		tombstones(users-100, users))...)
 	// Users 0 to 4199: the last 200 never existed.
-	w.produceOrders(t, cl, 0, orders, func(i int) string { return user(i * 7 % (users + 200)) })
+	w.produceOrders(t, brokers, 0, orders, func(i int) string { return user(i * 7 % (users + 200)) })
 	missing := w.missingExpected()
 	if missing < 100 || missing > orders/4 {
 		t.Fatalf("%d of %d orders are of users without a profile: the test wants some, but not most", missing, orders)
 	}
 
-	outs := collectOutputs(t, b.Addrs()[0])
-	app, j := startApp(t, testConfig(b, "load-test"))
+	outs := collectOutputs(t, brokers)
+	app, j := startApp(t, testConfig(brokers, "load-test"))
 	outs.awaitOrders(t, 60*time.Second, w)
 	if dups := outs.check(t, w); dups != 0 {
 		t.Errorf("%d duplicate outputs; want none from one worker that never stopped", dups)
@@ -61,38 +61,46 @@ func TestOrdersAreJoinedOnlyAfterEveryUserIsLoaded(t *testing.T) {
 
 // TestUserChangesAfterTheStepReachLaterOrders changes users while the
 // worker runs, after its users step: an updated profile, a new user (whose
-// earlier orders had no profile) and a deleted one. Orders produced once
-// the table holds the change are joined with it.
+// earlier orders had no profile) and a deleted one. Once the worker has
+// handled the change, the users table holds it and later orders are joined
+// with it.
 func TestUserChangesAfterTheStepReachLaterOrders(t *testing.T) {
 	t.Parallel()
 	const users = 200
-	b, cl := startBroker(t)
+	d, j := startDriver(t)
+	usersIn := runtimetest.NewInput(d, usersTopic, serde.String(), serde.JSON[Profile]())
 	w := newWorld()
-	w.produceUsers(t, cl, profileRecords(0, users, 1, 1)...)
+	// In one produce each: an Input sends one record a round trip.
+	w.produceUsers(t, d.Brokers(), profileRecords(0, users, 1, 1)...)
+	d.Idle()
 	// Users 0 to 209: 200 to 209 are not known yet.
-	w.produceOrders(t, cl, 0, 420, func(i int) string { return user(i % (users + 10)) })
-
-	outs := collectOutputs(t, b.Addrs()[0])
-	app, j := startApp(t, testConfig(b, "change-test"))
-	outs.awaitOrders(t, 30*time.Second, w)
-	awaitStepsDone(t, app)
-
-	updated, created := profile(1, 2), profile(users+3, 1)
-	w.produceUsers(t, cl,
-		userRecord(user(1), &updated),
-		userRecord(user(users+3), &created),
-		userRecord(user(2), nil))
-	// users and orders are separate partitions, handled concurrently: an
-	// order produced now could be handled before the change. Wait until
-	// the table has it, then produce the orders that must see it.
-	awaitProfiles(t, app, j, map[string]*Profile{user(1): &updated, user(users + 3): &created, user(2): nil})
-	later := []string{user(1), user(users + 3), user(2), user(users + 4), user(5)}
-	w.produceOrders(t, cl, 1000, 50, func(i int) string { return later[i%len(later)] })
-	outs.awaitOrders(t, 30*time.Second, w)
-	if dups := outs.check(t, w); dups != 0 {
+	w.produceOrders(t, d.Brokers(), 0, 420, func(i int) string { return user(i % (users + 10)) })
+	d.Idle()
+	if dups := checkOutputs(t, w, readOutputs(d)); dups != 0 {
 		t.Errorf("%d duplicate outputs; want none from one worker that never stopped", dups)
 	}
-	// What check held the later orders to: the change, each time.
+	awaitStepsDone(t, d.App())
+
+	updated, created := profile(1, 2), profile(users+3, 1)
+	w.sendUser(usersIn, user(1), &updated)
+	w.sendUser(usersIn, user(users+3), &created)
+	w.sendUser(usersIn, user(2), nil)
+	// users and orders are separate partitions, handled concurrently: an
+	// order sent now could be handled before the change. Once the worker
+	// is idle the table has it.
+	d.Idle()
+	for id, want := range map[string]*Profile{user(1): &updated, user(users + 3): &created, user(2): nil} {
+		if got, ok := runtimetest.Get(d, j.users, id); ok != (want != nil) || ok && got != *want {
+			t.Errorf("users table: %s is %+v (present: %t), want %+v", id, got, ok, want)
+		}
+	}
+	later := []string{user(1), user(users + 3), user(2), user(users + 4), user(5)}
+	w.produceOrders(t, d.Brokers(), 1000, 50, func(i int) string { return later[i%len(later)] })
+	d.Idle()
+	if dups := checkOutputs(t, w, readOutputs(d)); dups != 0 {
+		t.Errorf("%d duplicate outputs; want none from one worker that never stopped", dups)
+	}
+	// What checkOutputs held the later orders to: the change, each time.
 	for id, want := range map[string]*Profile{"order-1000": &updated, "order-1001": &created, "order-1002": nil} {
 		if got := w.expect[id]; (got == nil) != (want == nil) || got != nil && *got != *want {
 			t.Errorf("the test expected %s to be joined with %+v, not the change %+v", id, got, want)
@@ -100,33 +108,48 @@ func TestUserChangesAfterTheStepReachLaterOrders(t *testing.T) {
 	}
 }
 
-// TestOrderNotKeyedByItsUserIsRefused produces an order keyed by another
-// user than its own: joined in that user's partition it could miss its
+// TestOrderNotKeyedByItsUserIsRefused sends an order keyed by another user
+// than its own: joined in that user's partition it could miss its
 // profile, so the worker refuses it (logs, counts and skips it) rather
 // than writing a wrong profile_missing, and goes on with the next order.
 func TestOrderNotKeyedByItsUserIsRefused(t *testing.T) {
 	t.Parallel()
-	b, cl := startBroker(t)
+	d, _ := startDriver(t)
+	usersIn := runtimetest.NewInput(d, usersTopic, serde.String(), serde.JSON[Profile]())
+	ordersIn := runtimetest.NewInput(d, ordersTopic, serde.String(), serde.JSON[Order]())
 	w := newWorld()
 	p := profile(7, 1)
-	w.produceUsers(t, cl, userRecord(user(7), &p))
-	v, _ := json.Marshal(Order{OrderID: "order-0", UserID: user(7), Amount: 1})
-	bad := &kgo.Record{Topic: ordersTopic, Key: []byte(user(8)), Value: v}
-	proctest.Within(t, 30*time.Second, func(ctx context.Context) error { return cl.ProduceSync(ctx, bad).FirstErr() })
+	w.sendUser(usersIn, user(7), &p)
+	d.Idle()
+	ordersIn.Send(user(8), Order{OrderID: "order-0", UserID: user(7), Amount: 1})
 	// Keyed like the bad one, so in its partition, after it.
-	w.produceOrders(t, cl, 1, 1, func(int) string { return user(8) })
+	for _, o := range w.newOrders(1, 1, func(int) string { return user(8) }) {
+		ordersIn.Send(o.UserID, o)
+	}
+	d.Idle()
 
-	outs := collectOutputs(t, b.Addrs()[0])
-	app, _ := startApp(t, testConfig(b, "key-test"))
-	outs.awaitOrders(t, 30*time.Second, w)
-	outs.check(t, w)
-	outs.c.Do(func() {
-		if n := len(outs.byOrder["order-0"]); n != 0 {
-			t.Errorf("order-0, keyed by another user than its own, has %d outputs; want none", n)
+	outs := readOutputs(d)
+	checkOutputs(t, w, outs)
+	for _, o := range outs {
+		if o.value.Order.OrderID == "order-0" {
+			t.Errorf("order-0, keyed by another user than its own, has an output %+v; want none", o.value)
 		}
-	})
-	// The bad order was handled before the good one, in its partition.
-	if st, _ := app.Status(); st.Records.HandlerErrors != 1 || st.Records.Skipped != 1 {
+	}
+	// The bad order was handled before the good one, in its partition:
+	// skipped for its key, the good one handled.
+	var got []string
+	for _, o := range d.Outcomes() {
+		if o.Topic == ordersTopic {
+			got = append(got, o.Outcome.String())
+			if o.Outcome == runtime.Skipped && (o.Err == nil || !strings.Contains(o.Err.Error(), "key orders by their user id")) {
+				t.Errorf("order at offset %d skipped with %v; want the error to say to key orders by their user id", o.Offset, o.Err)
+			}
+		}
+	}
+	if want := []string{"skipped", "handled"}; !slices.Equal(got, want) {
+		t.Errorf("outcomes of the orders %v, want %v", got, want)
+	}
+	if st, _ := d.App().Status(); st.Records.HandlerErrors != 1 || st.Records.Skipped != 1 {
 		t.Errorf("records %+v; want 1 handler error, skipped", st.Records)
 	}
 }

@@ -2,19 +2,18 @@ package main
 
 // What the tests of enrich check with: the users and orders they produce,
 // the profile each order must be joined with, and the enriched orders they
-// read back. The in-process tests run the app on an embedded broker with
-// memory stores; the process tests run its binary with internal/proctest.
+// read back. The in-process tests run the app with runtimetest, or, to
+// have records on its topics before it starts, on an embedded broker of
+// their own; the process tests run its binary with internal/proctest.
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +21,10 @@ import (
 
 	"github.com/eddy-streams/eddy/broker"
 	"github.com/eddy-streams/eddy/internal/proctest"
+	"github.com/eddy-streams/eddy/internal/testkit"
 	"github.com/eddy-streams/eddy/runtime"
+	"github.com/eddy-streams/eddy/runtime/runtimetest"
+	"github.com/eddy-streams/eddy/serde"
 )
 
 // partitions is the partition count of every topic in the tests.
@@ -83,49 +85,76 @@ func tombstones(first, last int) []*kgo.Record {
 	return recs
 }
 
+// setUser notes id's profile as of the last users record: p, or none if
+// p is nil.
+func (w *world) setUser(id string, p *Profile) {
+	if p == nil {
+		delete(w.profiles, id)
+		return
+	}
+	w.profiles[id] = *p
+}
+
 // produceUsers produces recs (from userRecord) and notes the profiles
 // they leave.
-func (w *world) produceUsers(t *testing.T, cl *kgo.Client, recs ...*kgo.Record) {
+func (w *world) produceUsers(t *testing.T, brokers []string, recs ...*kgo.Record) {
 	t.Helper()
-	proctest.Within(t, 30*time.Second, func(ctx context.Context) error { return cl.ProduceSync(ctx, recs...).FirstErr() })
+	testkit.ProduceKeyed(t, brokers, recs...)
 	for _, r := range recs {
-		id := string(r.Key)
-		if r.Value == nil {
-			delete(w.profiles, id)
-			continue
+		var p *Profile
+		if r.Value != nil {
+			p = new(Profile)
+			if err := json.Unmarshal(r.Value, p); err != nil {
+				t.Fatal(err)
+			}
 		}
-		var p Profile
-		if err := json.Unmarshal(r.Value, &p); err != nil {
-			t.Fatal(err)
-		}
-		w.profiles[id] = p
+		w.setUser(string(r.Key), p)
 	}
 }
 
-// orderRecords returns orders first to first+n-1, order i of user
-// userOf(i), and notes the profile each must be joined with: its user's
-// as produced so far. The caller makes sure the worker stored that
-// profile before it handles the order.
-func (w *world) orderRecords(first, n int, userOf func(i int) string) []*kgo.Record {
-	recs := make([]*kgo.Record, 0, n)
+// newOrders returns orders first to first+n-1, order i of user userOf(i),
+// and notes the profile each must be joined with: its user's as produced
+// so far. The caller makes sure the worker stored that profile before it
+// handles the order.
+func (w *world) newOrders(first, n int, userOf func(i int) string) []Order {
+	orders := make([]Order, 0, n)
 	for i := first; i < first+n; i++ {
 		o := Order{OrderID: fmt.Sprintf("order-%d", i), UserID: userOf(i), Amount: float64(i%500) / 4, Item: "item"}
-		v, _ := json.Marshal(o)
-		recs = append(recs, &kgo.Record{Topic: ordersTopic, Key: []byte(o.UserID), Value: v})
+		orders = append(orders, o)
 		w.orders[o.OrderID] = o
 		w.expect[o.OrderID] = nil
 		if p, ok := w.profiles[o.UserID]; ok {
 			w.expect[o.OrderID] = &p
 		}
 	}
+	return orders
+}
+
+// orderRecords returns the records of newOrders, keyed by user id.
+func (w *world) orderRecords(first, n int, userOf func(i int) string) []*kgo.Record {
+	var recs []*kgo.Record
+	for _, o := range w.newOrders(first, n, userOf) {
+		v, _ := json.Marshal(o)
+		recs = append(recs, &kgo.Record{Topic: ordersTopic, Key: []byte(o.UserID), Value: v})
+	}
 	return recs
 }
 
-// produceOrders produces orders as orderRecords describes them.
-func (w *world) produceOrders(t *testing.T, cl *kgo.Client, first, n int, userOf func(i int) string) {
+// produceOrders produces orders as newOrders describes them.
+func (w *world) produceOrders(t *testing.T, brokers []string, first, n int, userOf func(i int) string) {
 	t.Helper()
-	recs := w.orderRecords(first, n, userOf)
-	proctest.Within(t, 30*time.Second, func(ctx context.Context) error { return cl.ProduceSync(ctx, recs...).FirstErr() })
+	testkit.ProduceKeyed(t, brokers, w.orderRecords(first, n, userOf)...)
+}
+
+// sendUser sends id's profile p, or a tombstone if p is nil, with in (a
+// runtimetest input of users) and notes it.
+func (w *world) sendUser(in *runtimetest.Input[string, Profile], id string, p *Profile) {
+	if p == nil {
+		in.SendTombstone(id)
+	} else {
+		in.Send(id, *p)
+	}
+	w.setUser(id, p)
 }
 
 // missingExpected counts the orders that must come out with
@@ -150,20 +179,20 @@ type output struct {
 // outputs reads enriched-orders from the start for as long as the test
 // runs.
 type outputs struct {
-	c *proctest.Consumer
+	c *testkit.Consumer
 	// Under c's lock:
 	recs    []output
-	byOrder map[string][]output
+	byOrder map[string]int // outputs by order id
 }
 
-func collectOutputs(t *testing.T, broker string) *outputs {
+func collectOutputs(t *testing.T, brokers []string) *outputs {
 	t.Helper()
-	o := &outputs{byOrder: map[string][]output{}}
-	o.c = proctest.Consume(t, broker, func(r *kgo.Record) {
+	o := &outputs{byOrder: map[string]int{}}
+	o.c = testkit.StartConsumer(t, brokers, func(r *kgo.Record) {
 		out := output{key: string(r.Key)}
 		out.err = json.Unmarshal(r.Value, &out.value)
 		o.recs = append(o.recs, out)
-		o.byOrder[out.value.Order.OrderID] = append(o.byOrder[out.value.Order.OrderID], out)
+		o.byOrder[out.value.Order.OrderID]++
 	}, enrichedTopic)
 	return o
 }
@@ -178,16 +207,23 @@ func (o *outputs) await(t *testing.T, timeout time.Duration, what string, cond f
 func (o *outputs) awaitOrders(t *testing.T, timeout time.Duration, w *world) {
 	t.Helper()
 	o.await(t, timeout, fmt.Sprintf("an enriched record of each of the %d orders", len(w.orders)), func(o *outputs) (bool, string) {
-		ms := o.missingLocked(w)
+		ms := w.missing(o.byOrder)
 		return len(ms) == 0, fmt.Sprintf("%d outputs; %d orders without one, the first: %v", len(o.recs), len(ms), ms[:min(len(ms), 10)])
 	})
 }
 
-// missingLocked lists the orders of w without an output, sorted.
-func (o *outputs) missingLocked(w *world) []string {
+// check is checkOutputs of what was read so far.
+func (o *outputs) check(t *testing.T, w *world) (duplicates int) {
+	t.Helper()
+	o.c.Read(func() { duplicates = checkOutputs(t, w, o.recs) })
+	return duplicates
+}
+
+// missing lists the orders of w without an output in byOrder, sorted.
+func (w *world) missing(byOrder map[string]int) []string {
 	var ms []string
 	for id := range w.orders {
-		if len(o.byOrder[id]) == 0 {
+		if byOrder[id] == 0 {
 			ms = append(ms, id)
 		}
 	}
@@ -195,31 +231,31 @@ func (o *outputs) missingLocked(w *world) []string {
 	return ms
 }
 
-// check checks every output against the order it names: keyed by the
-// user id, the order copied, joined with the profile w expects (none, and
-// profile_missing, for an unknown user). Every order must have an output;
-// repeats are at-least-once duplicates, and check returns how many.
-func (o *outputs) check(t *testing.T, w *world) (duplicates int) {
+// checkOutputs checks every output against the order it names: keyed by
+// the user id, the order copied, joined with the profile w expects (none,
+// and profile_missing, for an unknown user). Every order must have an
+// output; repeats are at-least-once duplicates, and checkOutputs returns
+// how many.
+func checkOutputs(t *testing.T, w *world, recs []output) (duplicates int) {
 	t.Helper()
-	o.c.Do(func() {
-		bad := 0
-		for _, out := range o.recs {
-			if problem := w.problem(out); problem != "" {
-				if bad++; bad <= 10 {
-					v, _ := json.Marshal(out.value)
-					t.Errorf("output %s\t%s: %s", out.key, v, problem)
-				}
+	bad := 0
+	byOrder := map[string]int{}
+	for _, out := range recs {
+		byOrder[out.value.Order.OrderID]++
+		if problem := w.problem(out); problem != "" {
+			if bad++; bad <= 10 {
+				v, _ := json.Marshal(out.value)
+				t.Errorf("output %s\t%s: %s", out.key, v, problem)
 			}
 		}
-		if bad > 10 {
-			t.Errorf("... %d bad outputs in all", bad)
-		}
-		if ms := o.missingLocked(w); len(ms) > 0 {
-			t.Errorf("%d of %d orders have no output, the first: %v", len(ms), len(w.orders), ms[:min(len(ms), 10)])
-		}
-		duplicates = len(o.recs) - len(o.byOrder)
-	})
-	return duplicates
+	}
+	if bad > 10 {
+		t.Errorf("... %d bad outputs in all", bad)
+	}
+	if ms := w.missing(byOrder); len(ms) > 0 {
+		t.Errorf("%d of %d orders have no output, the first: %v", len(ms), len(w.orders), ms[:min(len(ms), 10)])
+	}
+	return len(recs) - len(byOrder)
 }
 
 // problem says what is wrong with out, or "".
@@ -247,22 +283,24 @@ func (w *world) problem(out output) string {
 }
 
 // startBroker starts an embedded broker with the app's topics, closed when
-// the test ends, and a client of it.
-func startBroker(t *testing.T) (*broker.Broker, *kgo.Client) {
+// the test ends, and returns its addresses. Only the test that needs
+// records on the topics before the app starts uses it; the others run the
+// app with runtimetest.
+func startBroker(t *testing.T) []string {
 	t.Helper()
 	b, err := broker.Start(broker.Options{Topics: []string{usersTopic, ordersTopic, enrichedTopic}, Partitions: partitions})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	return b, proctest.NewClient(t, b.Addrs()[0])
+	return b.Addrs()
 }
 
 // testConfig is a worker of group with memory stores, the steps
 // [[users]], frequent commits and no HTTP.
-func testConfig(b *broker.Broker, group string) runtime.Config {
+func testConfig(brokers []string, group string) runtime.Config {
 	cfg := runtime.DefaultConfig("enrich")
-	cfg.Brokers = b.Addrs()
+	cfg.Brokers = brokers
 	cfg.Group = group
 	cfg.HTTP = "off"
 	cfg.TableStore = "memory://"
@@ -275,31 +313,36 @@ func testConfig(b *broker.Broker, group string) runtime.Config {
 // warn level and above go to the test's log.
 func startApp(t *testing.T, cfg runtime.Config) (*runtime.App, *joiner) {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	app, j := newApp(runtime.WithLogger(logger))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, cfg) }()
+	app, j := newApp(runtime.WithLogger(testkit.Logger(t, slog.LevelWarn)))
+	r := testkit.Background(t, "the app", func(ctx context.Context) error { return app.Run(ctx, cfg) })
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("the app did not stop within 30s of its context's end")
+		if err := r.Stop(t); err != nil {
+			t.Errorf("Run: %v", err)
 		}
 	})
 	return app, j
 }
 
-// testWriter writes an app's log lines to the test's log.
-type testWriter struct{ t *testing.T }
+// startDriver runs a new enrich app with runtimetest, with the app's
+// partition count and the steps [[users]]: the users step finds users
+// empty and is done at once, so what the test sends is handled in auto
+// mode. Its logs at warn level and above go to the test's log.
+func startDriver(t *testing.T) (*runtimetest.Driver, *joiner) {
+	t.Helper()
+	app, j := newApp(runtime.WithLogger(testkit.Logger(t, slog.LevelWarn)))
+	d := runtimetest.Start(t, app, runtimetest.Partitions(partitions),
+		runtimetest.Configure(func(c *runtime.Config) { c.Steps = defaultSteps }))
+	return d, j
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+// readOutputs reads what the app wrote to enriched-orders so far: call
+// d.Idle first.
+func readOutputs(d *runtimetest.Driver) []output {
+	var outs []output
+	for _, m := range runtimetest.NewOutput(d, enrichedTopic, serde.String(), serde.JSON[Enriched]()).Read() {
+		outs = append(outs, output{key: m.Key, value: m.Value})
+	}
+	return outs
 }
 
 // awaitStepsDone waits until app reports its step plan complete and every
@@ -307,7 +350,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // mode, one record at a time while the worker keeps up.
 func awaitStepsDone(t *testing.T, app *runtime.App) {
 	t.Helper()
-	proctest.Eventually(t, 30*time.Second, "the step plan to be complete and every partition in single mode", func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, "the step plan to be complete and every partition in single mode", func() (bool, string) {
 		st, ok := app.Status()
 		if !ok || st.Steps == nil {
 			return false, "not running yet"
@@ -318,28 +361,5 @@ func awaitStepsDone(t *testing.T, app *runtime.App) {
 		}
 		return st.Steps.Done && len(st.Partitions) == 2*partitions && modes["single"] == 2*partitions,
 			fmt.Sprintf("step %d of %v, done %t; %d partitions by mode: %v", st.Steps.Step+1, st.Steps.Steps, st.Steps.Done, len(st.Partitions), modes)
-	})
-}
-
-// awaitProfiles waits until the users table of app holds exactly want
-// for each of its keys (absent: no profile).
-func awaitProfiles(t *testing.T, app *runtime.App, j *joiner, want map[string]*Profile) {
-	t.Helper()
-	proctest.Eventually(t, 30*time.Second, fmt.Sprintf("the users table to hold the profiles of %v", slices.Sorted(maps.Keys(want))), func() (bool, string) {
-		got := map[string]*Profile{}
-		if ok, err := runtime.ScanTable(app, j.users, func(id string, p Profile) bool {
-			if _, ok := want[id]; ok {
-				got[id] = &p
-			}
-			return true
-		}); !ok || err != nil {
-			return false, fmt.Sprintf("scan: running %t, error %v", ok, err)
-		}
-		for id, p := range want {
-			if g := got[id]; (g == nil) != (p == nil) || g != nil && *g != *p {
-				return false, fmt.Sprintf("%s is %+v, want %+v", id, g, p)
-			}
-		}
-		return true, ""
 	})
 }

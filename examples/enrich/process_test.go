@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/proctest"
+	"github.com/eddy-streams/eddy/internal/testkit"
 )
 
 // startWorker runs a worker of group with the steps [[users]] and memory
@@ -40,14 +41,14 @@ func TestKillDashNineLosesNoOrder(t *testing.T) {
 	t.Parallel()
 	const group, users, strangers, orders = "kill-test", 1000, 50, 20000
 	k := bin.StartBroker(t, partitions)
-	outs := collectOutputs(t, k.Addr)
+	outs := collectOutputs(t, k.Brokers())
 
 	w := newWorld()
-	w.produceUsers(t, k.Client, slices.Concat(profileRecords(0, users, 1, 1), tombstones(users-20, users))...)
+	w.produceUsers(t, k.Brokers(), slices.Concat(profileRecords(0, users, 1, 1), tombstones(users-20, users))...)
 
 	a := startWorker(t, "worker-a", k.Addr, group)
 	// 5,000 orders a second: A is killed with orders still to come.
-	stream := proctest.ProducePaced(t, orders, 250, 50*time.Millisecond, func(ctx context.Context, first, n int) error {
+	stream := testkit.ProducePaced(t, orders, 250, 50*time.Millisecond, func(ctx context.Context, first, n int) error {
 		return k.Client.ProduceSync(ctx, w.orderRecords(first, n, func(i int) string { return user(i * 7 % (users + strangers)) })...).FirstErr()
 	})
 	outs.await(t, 60*time.Second, "3000 enriched orders of worker A (to kill it mid-stream)", func(o *outputs) (bool, string) {

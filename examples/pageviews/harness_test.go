@@ -3,7 +3,8 @@ package main
 // What the process tests of pageviews check with: the views they produce,
 // the counts they read back over HTTP, the changelog, and the workers'
 // restore reports. Processes, brokers and workers come from
-// internal/proctest.
+// internal/proctest; producing, reading topics and offsets from
+// internal/testkit. The handler tests (pageviews_test.go) use runtimetest.
 
 import (
 	"context"
@@ -20,10 +21,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/internal/proctest"
+	"github.com/eddy-streams/eddy/internal/testkit"
 	"github.com/eddy-streams/eddy/serde"
 )
 
@@ -69,17 +70,17 @@ func produceViews(ctx context.Context, cl *kgo.Client, truth map[string]int64, f
 // mustProduceViews is produceViews for the test's goroutine.
 func mustProduceViews(t *testing.T, cl *kgo.Client, truth map[string]int64, first, n int) {
 	t.Helper()
-	proctest.Within(t, 30*time.Second, func(ctx context.Context) error { return produceViews(ctx, cl, truth, first, n) })
+	testkit.Within(t, 30*time.Second, func(ctx context.Context) error { return produceViews(ctx, cl, truth, first, n) })
 }
 
 // awaitCommitted waits until group has committed every view produced so
 // far: each view was handled, and its count flushed to the changelog,
 // before its offset was committed.
-func awaitCommitted(t *testing.T, adm *kadm.Client, group string, timeout time.Duration) {
+func awaitCommitted(t *testing.T, brokers []string, group string, timeout time.Duration) {
 	t.Helper()
-	ends := endOffsets(t, adm, viewsTopic)
-	proctest.Eventually(t, timeout, fmt.Sprintf("group %s to commit every view produced (end offsets %v)", group, ends), func() (bool, string) {
-		committed := proctest.CommittedOffsets(t, adm, group, viewsTopic)
+	ends := testkit.EndOffsets(t, brokers, viewsTopic)
+	testkit.Eventually(t, timeout, fmt.Sprintf("group %s to commit every view produced (end offsets %v)", group, ends), func() (bool, string) {
+		committed := testkit.Committed(t, brokers, group, viewsTopic)
 		var behind []string
 		for _, p := range slices.Sorted(maps.Keys(ends)) {
 			if ends[p] > 0 && committed[p] != ends[p] {
@@ -88,14 +89,6 @@ func awaitCommitted(t *testing.T, adm *kadm.Client, group string, timeout time.D
 		}
 		return len(behind) == 0, fmt.Sprintf("partitions behind: %v", behind)
 	})
-}
-
-// endOffsets returns the end offset of each partition of topic.
-func endOffsets(t *testing.T, adm *kadm.Client, topic string) map[int32]int64 {
-	t.Helper()
-	ends := map[int32]int64{}
-	proctest.EndOffsets(t, adm, topic).Each(func(l kadm.ListedOffset) { ends[l.Partition] = l.Offset })
-	return ends
 }
 
 // tableEntry is the answer of GET /tables/page_views/<page>.
@@ -176,7 +169,7 @@ func awaitSplit(t *testing.T, partitions int, workers ...*proctest.Worker) [][]i
 	}
 	held := make([][]int32, len(workers))
 	what := fmt.Sprintf("%s to hold partitions 0 to %d between them, each exactly once, all restored", strings.Join(names, " and "), partitions-1)
-	proctest.Eventually(t, 45*time.Second, what, func() (bool, string) {
+	testkit.Eventually(t, 45*time.Second, what, func() (bool, string) {
 		var seen []string
 		var union []int32
 		restoring, idle := 0, false
@@ -208,7 +201,7 @@ func awaitSplit(t *testing.T, partitions int, workers ...*proctest.Worker) [][]i
 // changelogView reads the changelog from its start for as long as the
 // test runs.
 type changelogView struct {
-	c *proctest.Consumer
+	c *testkit.Consumer
 	// Under c's lock:
 	latest     map[string]int64 // each page's last count
 	tombstones map[string]int   // tombstones per page
@@ -220,10 +213,10 @@ type changelogView struct {
 	err       error // a value that is no int64
 }
 
-func watchChangelog(t *testing.T, broker string) *changelogView {
+func watchChangelog(t *testing.T, brokers []string) *changelogView {
 	t.Helper()
 	v := &changelogView{latest: map[string]int64{}, tombstones: map[string]int{}, rewritten: map[int32]bool{}}
-	v.c = proctest.Consume(t, broker, func(r *kgo.Record) {
+	v.c = testkit.StartConsumer(t, brokers, func(r *kgo.Record) {
 		if _, ok := v.latest[string(r.Key)]; ok {
 			v.rewritten[r.Partition] = true
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/internal/proctest"
+	"github.com/eddy-streams/eddy/internal/testkit"
 )
 
 // TestKillDashNineWithRocksDBLosesNoPage kills a worker mid-stream with
@@ -39,10 +40,10 @@ func TestKillDashNineWithRocksDBLosesNoPage(t *testing.T) {
 	stateDir := t.TempDir()
 
 	a := startWorker(t, "worker-a", k.Addr, group, stateDir)
-	log := watchChangelog(t, k.Addr) // A created it
+	log := watchChangelog(t, k.Brokers()) // A created it
 	truth := map[string]int64{}
 	// 5,000 views a second: A is killed with views still to come.
-	stream := proctest.ProducePaced(t, views, 250, 50*time.Millisecond, func(ctx context.Context, first, n int) error {
+	stream := testkit.ProducePaced(t, views, 250, 50*time.Millisecond, func(ctx context.Context, first, n int) error {
 		return produceViews(ctx, k.Client, truth, first, n)
 	})
 	// Kill A once it has handled a part of the stream, and checkpointed
@@ -102,7 +103,7 @@ func TestKillDashNineWithRocksDBLosesNoPage(t *testing.T) {
 	t.Logf("worker B restored %v records by partition; partitions %v had records to replay", restored, replayed)
 
 	stream.Wait(t, 60*time.Second)
-	awaitCommitted(t, k.Admin, group, 60*time.Second)
+	awaitCommitted(t, k.Brokers(), group, 60*time.Second)
 
 	var over int64
 	hits := countsOn(t, truth, b)
@@ -136,21 +137,21 @@ func TestTwoWorkersMoveShardsAndKeepCounts(t *testing.T) {
 	b := startWorker(t, "worker-b", k.Addr, group, dirB)
 	first := awaitSplit(t, partitions, a, b)
 	mustProduceViews(t, k.Client, truth, 0, 2000)
-	awaitCommitted(t, k.Admin, group, 30*time.Second)
+	awaitCommitted(t, k.Brokers(), group, 30*time.Second)
 	checkExactCounts(t, truth, a, b)
 
 	b.Stop(t, 30*time.Second)
 	// B committed and checkpointed everything on its way out, and no
 	// view is produced until it is back: its checkpoints are these.
-	atStop := endOffsets(t, k.Admin, changelog)
+	atStop := testkit.EndOffsets(t, k.Brokers(), changelog)
 	awaitSplit(t, partitions, a)
 	mustProduceViews(t, k.Client, truth, 2000, 2000)
-	awaitCommitted(t, k.Admin, group, 30*time.Second)
+	awaitCommitted(t, k.Brokers(), group, 30*time.Second)
 	checkExactCounts(t, truth, a)
 
 	// A flushed everything it handled before committing it: nothing is
 	// written to the changelog until the next views.
-	beforeRestart := endOffsets(t, k.Admin, changelog)
+	beforeRestart := testkit.EndOffsets(t, k.Brokers(), changelog)
 	b2 := startWorker(t, "worker-b-again", k.Addr, group, dirB)
 	second := awaitSplit(t, partitions, a, b2)
 
@@ -187,7 +188,7 @@ func TestTwoWorkersMoveShardsAndKeepCounts(t *testing.T) {
 		first[1], second[1], deltas, restored)
 
 	mustProduceViews(t, k.Client, truth, 4000, 2000)
-	awaitCommitted(t, k.Admin, group, 30*time.Second)
+	awaitCommitted(t, k.Brokers(), group, 30*time.Second)
 	checkExactCounts(t, truth, a, b2)
 	checkNoLockErrors(t, a, b, b2)
 }
@@ -202,17 +203,15 @@ func TestTombstoneDeletesAPageCount(t *testing.T) {
 	truth := map[string]int64{}
 
 	a := startWorker(t, "worker-a", k.Addr, group, t.TempDir())
-	log := watchChangelog(t, k.Addr) // A created it
+	log := watchChangelog(t, k.Brokers()) // A created it
 	b := startWorker(t, "worker-b", k.Addr, group, t.TempDir())
 	awaitSplit(t, partitions, a, b)
 	mustProduceViews(t, k.Client, truth, 0, 500)
-	awaitCommitted(t, k.Admin, group, 30*time.Second)
+	awaitCommitted(t, k.Brokers(), group, 30*time.Second)
 	checkExactCounts(t, truth, a, b) // the deleted page among them
 
-	proctest.Within(t, 30*time.Second, func(ctx context.Context) error {
-		return k.Client.ProduceSync(ctx, &kgo.Record{Topic: viewsTopic, Key: []byte(deleted)}).FirstErr()
-	})
-	awaitCommitted(t, k.Admin, group, 30*time.Second)
+	testkit.ProduceKeyed(t, k.Brokers(), &kgo.Record{Topic: viewsTopic, Key: []byte(deleted)})
+	awaitCommitted(t, k.Brokers(), group, 30*time.Second)
 	for _, w := range []*proctest.Worker{a, b} {
 		if e, found, err := lookup(w, deleted); err != nil || found {
 			t.Errorf("%s: %s after its tombstone: found %t (%+v, error %v), want 404", w.Name, deleted, found, e, err)
@@ -226,12 +225,10 @@ func TestTombstoneDeletesAPageCount(t *testing.T) {
 
 	// Views after the tombstone count from nothing.
 	after := map[string]int64{deleted: 3}
-	proctest.Within(t, 30*time.Second, func(ctx context.Context) error {
-		view := func() *kgo.Record {
-			return &kgo.Record{Topic: viewsTopic, Key: []byte(deleted), Value: []byte(`{"user":"u","at":2}`)}
-		}
-		return k.Client.ProduceSync(ctx, view(), view(), view()).FirstErr()
-	})
-	awaitCommitted(t, k.Admin, group, 30*time.Second)
+	view := func() *kgo.Record {
+		return &kgo.Record{Topic: viewsTopic, Key: []byte(deleted), Value: []byte(`{"user":"u","at":2}`)}
+	}
+	testkit.ProduceKeyed(t, k.Brokers(), view(), view(), view())
+	awaitCommitted(t, k.Brokers(), group, 30*time.Second)
 	checkExactCounts(t, after, a, b)
 }

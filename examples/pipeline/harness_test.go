@@ -2,7 +2,8 @@ package main
 
 // What the process tests of the pipeline check with: the events they
 // produce and the outputs they read back. Processes, brokers and workers
-// come from internal/proctest.
+// come from internal/proctest; producing, reading topics and offsets from
+// internal/testkit. The handler tests (pipeline_test.go) use runtimetest.
 
 import (
 	"context"
@@ -13,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/internal/proctest"
+	"github.com/eddy-streams/eddy/internal/testkit"
 )
 
 // partitions is the partition count of the app's topics in the crash and
@@ -53,7 +54,7 @@ type input struct {
 // ins by source.
 func produceEvents(t *testing.T, cl *kgo.Client, ins map[string]input, first, n int) {
 	t.Helper()
-	proctest.Within(t, 60*time.Second, func(ctx context.Context) error { return produce(ctx, cl, ins, first, n) })
+	testkit.Within(t, 60*time.Second, func(ctx context.Context) error { return produce(ctx, cl, ins, first, n) })
 }
 
 // produce produces n events numbered from first, keyed user-0 to user-999
@@ -113,16 +114,16 @@ type output struct {
 // outputs reads "heavy" and "light" from the start for as long as the test
 // runs.
 type outputs struct {
-	c *proctest.Consumer
+	c *testkit.Consumer
 	// Under c's lock:
 	recs     []output
 	bySource map[string]int // how many outputs name each source
 }
 
-func collectOutputs(t *testing.T, broker string) *outputs {
+func collectOutputs(t *testing.T, brokers []string) *outputs {
 	t.Helper()
 	o := &outputs{bySource: map[string]int{}}
-	o.c = proctest.Consume(t, broker, func(r *kgo.Record) {
+	o.c = testkit.StartConsumer(t, brokers, func(r *kgo.Record) {
 		out := output{topic: r.Topic, key: string(r.Key)}
 		out.err = json.Unmarshal(r.Value, &out.value)
 		o.recs = append(o.recs, out)
@@ -166,7 +167,7 @@ func (o *outputs) awaitEveryInput(t *testing.T, timeout time.Duration, ins map[s
 // duplicates).
 func (o *outputs) check(t *testing.T, ins map[string]input) (duplicates int) {
 	t.Helper()
-	o.c.Do(func() { duplicates = o.checkLocked(t, ins) })
+	o.c.Read(func() { duplicates = o.checkLocked(t, ins) })
 	return duplicates
 }
 
@@ -212,15 +213,19 @@ func (o *outputs) checkLocked(t *testing.T, ins map[string]input) (duplicates in
 // awaitWritten waits until the test has read every output written so far
 // and returns how many outputs name a source at or past from's offset on
 // its partition (absent: 0).
-func (o *outputs) awaitWritten(t *testing.T, adm *kadm.Client, from map[int32]int64) (past int) {
+func (o *outputs) awaitWritten(t *testing.T, brokers []string, from map[int32]int64) (past int) {
 	t.Helper()
 	var written int64
-	proctest.EndOffsets(t, adm, "heavy", "light").Each(func(l kadm.ListedOffset) { written += l.Offset })
+	for _, topic := range []string{"heavy", "light"} {
+		for _, end := range testkit.EndOffsets(t, brokers, topic) {
+			written += end
+		}
+	}
 	o.await(t, 30*time.Second, fmt.Sprintf("the %d outputs written so far", written),
 		func(recs []output, _ map[string]int) (bool, string) {
 			return int64(len(recs)) >= written, fmt.Sprintf("%d outputs", len(recs))
 		})
-	o.c.Do(func() {
+	o.c.Read(func() {
 		for _, r := range o.recs {
 			if p, off, ok := parseSource(r.value.Source); ok && off >= from[p] {
 				past++
@@ -228,11 +233,4 @@ func (o *outputs) awaitWritten(t *testing.T, adm *kadm.Client, from map[int32]in
 		}
 	})
 	return past
-}
-
-// committedOffsets returns group's committed offsets on "events" by
-// partition; a partition without a commit is absent.
-func committedOffsets(t *testing.T, adm *kadm.Client, group string) map[int32]int64 {
-	t.Helper()
-	return proctest.CommittedOffsets(t, adm, group, "events")
 }

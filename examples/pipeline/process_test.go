@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/proctest"
+	"github.com/eddy-streams/eddy/internal/testkit"
 )
 
 // TestKillDashNineLosesNothing kills a worker mid-stream with SIGKILL and
@@ -38,11 +39,11 @@ func TestKillDashNineLosesNothing(t *testing.T) {
 	t.Parallel()
 	const group, events = "kill-test", 20000
 	k := bin.StartBroker(t, partitions)
-	outs := collectOutputs(t, k.Addr)
+	outs := collectOutputs(t, k.Brokers())
 
 	a := startWorker(t, "worker-a", k.Addr, group, "200ms")
 	ins := map[string]input{}
-	stream := proctest.ProducePaced(t, events, 250, 50*time.Millisecond, func(ctx context.Context, first, n int) error {
+	stream := testkit.ProducePaced(t, events, 250, 50*time.Millisecond, func(ctx context.Context, first, n int) error {
 		return produce(ctx, k.Client, ins, first, n)
 	})
 	outs.await(t, 60*time.Second, "3000 outputs of worker A (to kill it mid-stream)",
@@ -53,14 +54,14 @@ func TestKillDashNineLosesNothing(t *testing.T) {
 	producedAtKill := stream.Produced()
 
 	// What A committed before it died: where B starts.
-	atDeath := committedOffsets(t, k.Admin, group)
+	atDeath := testkit.Committed(t, k.Brokers(), group, "events")
 	var committed int64
 	for _, o := range atDeath {
 		committed += o
 	}
 	// Until B starts, every output is A's: those of records past A's
 	// commits are work B must do again.
-	uncommitted := outs.awaitWritten(t, k.Admin, atDeath)
+	uncommitted := outs.awaitWritten(t, k.Brokers(), atDeath)
 	t.Logf("worker A killed after %d of %d events were produced; it had committed %d and written the outputs of %d more: %v",
 		producedAtKill, events, committed, uncommitted, atDeath)
 
@@ -77,7 +78,7 @@ func TestKillDashNineLosesNothing(t *testing.T) {
 	// The outputs of records A handled but did not commit can be there
 	// before B handles those records again: wait until B has handled
 	// every record A did not commit.
-	proctest.Eventually(t, 60*time.Second, "worker B to handle every record worker A did not commit", func() (bool, string) {
+	testkit.Eventually(t, 60*time.Second, "worker B to handle every record worker A did not commit", func() (bool, string) {
 		s, err := b.Status()
 		if err != nil {
 			return false, err.Error()
@@ -98,20 +99,20 @@ func TestKillDashNineLosesNothing(t *testing.T) {
 
 	b.Stop(t, 30*time.Second)
 
-	listed := proctest.EndOffsets(t, k.Admin, "events")
-	final := committedOffsets(t, k.Admin, group)
+	listed := testkit.EndOffsets(t, k.Brokers(), "events")
+	final := testkit.Committed(t, k.Brokers(), group, "events")
 	for p := range int32(partitions) {
-		end, _ := listed.Lookup("events", p)
-		if end.Offset != ends[p] {
-			t.Errorf("events/%d: end offset %d, but %d records were produced to it", p, end.Offset, ends[p])
+		end := listed[p]
+		if end != ends[p] {
+			t.Errorf("events/%d: end offset %d, but %d records were produced to it", p, end, ends[p])
 		}
-		if c, ok := final[p]; !ok || c != end.Offset {
+		if c, ok := final[p]; !ok || c != end {
 			t.Errorf("events/%d: committed offset %d (committed: %t) after worker B's graceful stop, want the end offset %d",
-				p, c, ok, end.Offset)
+				p, c, ok, end)
 		}
 	}
 
-	outs.awaitWritten(t, k.Admin, nil)
+	outs.awaitWritten(t, k.Brokers(), nil)
 	dups := outs.check(t, ins)
 	t.Logf("%d inputs, %d outputs: %d duplicates", events, events+dups, dups)
 	// B starts where A's commits say, so it handles again every record A
@@ -130,11 +131,11 @@ func TestTwoWorkerProcessesShareAndSurviveKill(t *testing.T) {
 	t.Parallel()
 	const group = "share-test"
 	k := bin.StartBroker(t, partitions)
-	outs := collectOutputs(t, k.Addr)
+	outs := collectOutputs(t, k.Brokers())
 
 	w1 := startWorker(t, "worker-1", k.Addr, group, "200ms")
 	w2 := startWorker(t, "worker-2", k.Addr, group, "200ms")
-	proctest.Eventually(t, 60*time.Second, "the two workers to hold every partition between them, each exactly once", func() (bool, string) {
+	testkit.Eventually(t, 60*time.Second, "the two workers to hold every partition between them, each exactly once", func() (bool, string) {
 		s1, err1 := w1.Status()
 		s2, err2 := w2.Status()
 		if err := errors.Join(err1, err2); err != nil {
@@ -150,7 +151,7 @@ func TestTwoWorkerProcessesShareAndSurviveKill(t *testing.T) {
 	produceEvents(t, k.Client, ins, 0, 4000)
 	// Both handle records: the work is shared, and the one killed is
 	// killed while it works.
-	proctest.Eventually(t, 60*time.Second, "both workers to handle records", func() (bool, string) {
+	testkit.Eventually(t, 60*time.Second, "both workers to handle records", func() (bool, string) {
 		s1, err1 := w1.Status()
 		s2, err2 := w2.Status()
 		if err := errors.Join(err1, err2); err != nil {
@@ -163,7 +164,7 @@ func TestTwoWorkerProcessesShareAndSurviveKill(t *testing.T) {
 	produceEvents(t, k.Client, ins, 4000, 4000)
 
 	// The group notices after the session timeout (6s).
-	proctest.Eventually(t, 60*time.Second, "worker-1 to hold every partition after worker-2 was killed", func() (bool, string) {
+	testkit.Eventually(t, 60*time.Second, "worker-1 to hold every partition after worker-2 was killed", func() (bool, string) {
 		s, err := w1.Status()
 		if err != nil {
 			return false, err.Error()
@@ -243,7 +244,7 @@ func TestCLIRoundTrip(t *testing.T) {
 	}
 
 	// The bad line was counted and skipped, and wrote nothing.
-	proctest.Eventually(t, 10*time.Second, "the worker's /status to count 4 handled and 1 skipped decode error", func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, "the worker's /status to count 4 handled and 1 skipped decode error", func() (bool, string) {
 		s, err := w.Status()
 		if err != nil {
 			return false, err.Error()
@@ -252,10 +253,9 @@ func TestCLIRoundTrip(t *testing.T) {
 		return r.Handled == 4 && r.DecodeErrors == 1 && r.Skipped == 1,
 			fmt.Sprintf("handled %d, decode errors %d, skipped %d", r.Handled, r.DecodeErrors, r.Skipped)
 	})
-	listed := proctest.EndOffsets(t, k.Admin, "heavy", "light")
 	for _, topic := range []string{"heavy", "light"} {
-		if o, _ := listed.Lookup(topic, 0); o.Offset != 2 {
-			t.Errorf("%s holds %d records, want 2", topic, o.Offset)
+		if end := testkit.EndOffsets(t, k.Brokers(), topic)[0]; end != 2 {
+			t.Errorf("%s holds %d records, want 2", topic, end)
 		}
 	}
 	if !strings.Contains(w.Stderr.String(), "events/0@2") {

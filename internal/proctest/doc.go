@@ -19,8 +19,10 @@
 //
 // Every wait has a deadline and, when it passes, fails the test saying what
 // was awaited and what was last seen. Waits follow events (a line of
-// output, a record on a topic, a process exit); Eventually polls, with a
-// bound, only state that has no event, such as a worker's /status.
+// output, a process exit); readiness, which has no event, is polled with a
+// bound. What the tests do with Kafka (produce, read topics, committed and
+// end offsets, a paced stream) and the waits they share come from
+// internal/testkit, which the in-process tests use too.
 //
 // Only tests import this package; its functions take the test's
 // *testing.T and may be called from the test's goroutine.

@@ -1,9 +1,6 @@
 package proctest
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,13 +11,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/internal/testkit"
 )
 
 // Binary is the binary of one example's main package, built once for every
@@ -100,11 +97,8 @@ func childEnv() []string {
 // await lines in, and copied to a file in the test's temp dir.
 type Output struct {
 	file *os.File
-	mu   struct {
-		sync.Mutex
-		buf     []byte
-		changed chan struct{} // closed and replaced on each write
-	}
+	w    testkit.Watch
+	buf  []byte // what was written so far; under w
 }
 
 func newOutput(t *testing.T, path string) *Output {
@@ -113,32 +107,24 @@ func newOutput(t *testing.T, path string) *Output {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &Output{file: f}
-	o.mu.changed = make(chan struct{})
-	return o
+	return &Output{file: f}
 }
 
 // Write is called by os/exec's copying goroutine.
 func (o *Output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	_, _ = o.file.Write(p) // the copy in memory is what tests read
-	o.mu.buf = append(o.mu.buf, p...)
-	close(o.mu.changed)
-	o.mu.changed = make(chan struct{})
+	o.w.Change(func() {
+		_, _ = o.file.Write(p) // the copy in memory is what tests read
+		o.buf = append(o.buf, p...)
+	})
 	return len(p), nil
 }
 
-// snapshot returns what was written so far and a channel closed on the
-// next write.
-func (o *Output) snapshot() (string, <-chan struct{}) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return string(o.mu.buf), o.mu.changed
-}
-
 // String returns what was written so far.
-func (o *Output) String() string { text, _ := o.snapshot(); return text }
+func (o *Output) String() string {
+	var s string
+	o.w.Read(func() { s = string(o.buf) })
+	return s
+}
 
 // Process is a running subcommand of a Binary.
 type Process struct {
@@ -228,29 +214,13 @@ func (p *Process) State() *os.ProcessState {
 }
 
 // AwaitOutput waits until cond holds for the text of o (an output of p) so
-// far; cond returns what it saw, for the failure message. It fails the test
-// if p exits first or timeout passes.
+// far, checking it after each write; cond returns what it saw, for the
+// failure message. It fails the test if p exits first or timeout passes.
+// cond runs under o's lock: it must not call o's methods.
 func (p *Process) AwaitOutput(t *testing.T, o *Output, timeout time.Duration, what string, cond func(text string) (ok bool, seen string)) {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		text, changed := o.snapshot()
-		ok, seen := cond(text)
-		if ok {
-			return
-		}
-		select {
-		case <-changed:
-		case <-p.done:
-			if ok, seen = cond(o.String()); ok {
-				return
-			}
-			t.Fatalf("%s: awaiting %s: the process exited (%s) first; seen: %s", p.Name, what, p.state, seen)
-		case <-deadline.C:
-			t.Fatalf("%s: awaiting %s: not within %v; seen: %s", p.Name, what, timeout, seen)
-		}
-	}
+	exited := func() string { return fmt.Sprintf("the process exited (%s)", p.state) }
+	o.w.AwaitUnless(t, p.done, exited, timeout, what+" from "+p.Name, func() (bool, string) { return cond(string(o.buf)) })
 }
 
 // AwaitLine waits until o (an output of p) has a line matching re and
@@ -305,11 +275,10 @@ func (p *Process) Stop(t *testing.T, timeout time.Duration) {
 // brokerAddrRE is the broker subcommand's one line on stdout.
 var brokerAddrRE = regexp.MustCompile(`(?m)^broker listening on (\S+)$`)
 
-// Broker is a running `broker` process and the test's clients of it.
+// Broker is a running `broker` process and the test's client of it.
 type Broker struct {
 	Addr   string      // host:port
 	Client *kgo.Client // closed when the test ends
-	Admin  *kadm.Client
 }
 
 // StartBroker runs `broker` on a free port with the app's topics of
@@ -318,9 +287,12 @@ func (b *Binary) StartBroker(t *testing.T, partitions int) *Broker {
 	t.Helper()
 	p := b.Start(t, "broker", nil, "broker", "--listen", "127.0.0.1:0", "--topics-partitions", fmt.Sprint(partitions))
 	addr := p.AwaitLine(t, p.Stdout, brokerAddrRE, 30*time.Second, "the broker's address")[1]
-	cl := NewClient(t, addr)
-	return &Broker{Addr: addr, Client: cl, Admin: kadm.NewClient(cl)}
+	return &Broker{Addr: addr, Client: testkit.NewClient(t, []string{addr})}
 }
+
+// Brokers returns the broker's address as the seed list testkit's helpers
+// take.
+func (k *Broker) Brokers() []string { return []string{k.Addr} }
 
 // httpAddrRE is the worker's log line naming its HTTP server; the worker
 // listens on --http 127.0.0.1:0 and the test reads the port it got, so no
@@ -341,7 +313,7 @@ func (b *Binary) StartWorker(t *testing.T, name string, args ...string) *Worker 
 	p := b.Start(t, name, nil, append([]string{"worker", "--http", "127.0.0.1:0", "--log-level", "info"}, args...)...)
 	w := &Worker{Process: p}
 	w.HTTP = p.AwaitLine(t, p.Stderr, httpAddrRE, 30*time.Second, "the HTTP server's address")[1]
-	Eventually(t, 30*time.Second, name+" to be ready (GET /readyz answering 200)", func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, name+" to be ready (GET /readyz answering 200)", func() (bool, string) {
 		if p.Exited() {
 			t.Fatalf("%s exited (%s) before it was ready", name, p.state)
 		}
@@ -354,30 +326,15 @@ func (b *Binary) StartWorker(t *testing.T, name string, args ...string) *Worker 
 	return w
 }
 
-var httpClient = &http.Client{Timeout: 5 * time.Second}
-
-// Get fetches path from the worker's HTTP server.
+// Get fetches path from the worker's HTTP server (testkit.Get).
 func (w *Worker) Get(path string) (code int, body []byte, err error) {
-	resp, err := httpClient.Get("http://" + w.HTTP + path)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	body, err = io.ReadAll(resp.Body)
-	return resp.StatusCode, bytes.TrimSpace(body), err
+	return testkit.Get("http://" + w.HTTP + path)
 }
 
 // GetJSON fetches path and decodes its JSON body, whatever the status,
-// into v.
+// into v (testkit.GetJSON).
 func (w *Worker) GetJSON(path string, v any) (code int, err error) {
-	code, body, err := w.Get(path)
-	if err != nil {
-		return code, err
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return code, fmt.Errorf("GET %s: %d, %v in %s", path, code, err, body)
-	}
-	return code, nil
+	return testkit.GetJSON("http://"+w.HTTP+path, v)
 }
 
 // Status is the part of a worker's GET /status the tests read. It is
@@ -422,212 +379,4 @@ func (s Status) Held(topic string) []int32 {
 	}
 	slices.Sort(ps)
 	return ps
-}
-
-// Eventually polls cond every 50ms until it holds, failing the test after
-// timeout with what was awaited and what cond last saw. Only for state
-// that has no event to await.
-func Eventually(t *testing.T, timeout time.Duration, what string, cond func() (ok bool, seen string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("awaiting %s: not within %v; last seen: %s", what, timeout, seen)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// Within calls fn with a context that ends after timeout (or with the
-// test) and fails the test if fn returns an error.
-func Within(t *testing.T, timeout time.Duration, fn func(ctx context.Context) error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
-	if err := fn(ctx); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// NewClient returns a kgo client of broker, closed when the test ends.
-func NewClient(t *testing.T, broker string, opts ...kgo.Opt) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(broker)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
-// EndOffsets lists the end offsets of topics.
-func EndOffsets(t *testing.T, adm *kadm.Client, topics ...string) kadm.ListedOffsets {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
-	defer cancel()
-	listed, err := adm.ListEndOffsets(ctx, topics...)
-	if err == nil {
-		err = listed.Error()
-	}
-	if err != nil {
-		t.Fatalf("listing the end offsets of %v: %v", topics, err)
-	}
-	return listed
-}
-
-// CommittedOffsets returns group's committed offsets on topic by
-// partition; a partition without a commit is absent.
-func CommittedOffsets(t *testing.T, adm *kadm.Client, group, topic string) map[int32]int64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
-	defer cancel()
-	resps, err := adm.FetchOffsets(ctx, group)
-	if err == nil {
-		err = resps.Error()
-	}
-	if err != nil {
-		t.Fatalf("fetching the committed offsets of group %s: %v", group, err)
-	}
-	c := map[int32]int64{}
-	for p, r := range resps[topic] {
-		if r.At >= 0 {
-			c[p] = r.At
-		}
-	}
-	return c
-}
-
-// Consumer reads topics from their start for as long as the test runs and
-// hands each record to the function Consume was given.
-type Consumer struct {
-	mu struct {
-		sync.Mutex       // also held while add and Await's and Do's functions run
-		fetchErr   error // the last fetch error, for failure messages
-		changed    chan struct{}
-	}
-}
-
-// Consume starts reading topics from their start; add is called with each
-// record, in order within a partition. add, and the functions given to
-// Await and Do, run under one lock, so the state they share needs none of
-// its own.
-func Consume(t *testing.T, broker string, add func(*kgo.Record), topics ...string) *Consumer {
-	t.Helper()
-	cl := NewClient(t, broker, kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	c := &Consumer{}
-	c.mu.changed = make(chan struct{})
-	ctx, cancel := context.WithCancel(t.Context())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			fs := cl.PollFetches(ctx)
-			if ctx.Err() != nil {
-				return
-			}
-			c.mu.Lock()
-			fs.EachError(func(_ string, _ int32, err error) { c.mu.fetchErr = err })
-			fs.EachRecord(add)
-			if fs.NumRecords() > 0 {
-				close(c.mu.changed)
-				c.mu.changed = make(chan struct{})
-			}
-			c.mu.Unlock()
-		}
-	})
-	t.Cleanup(func() { cancel(); wg.Wait() }) // before NewClient's Close
-	return c
-}
-
-// Await waits until cond holds, checking it after each fetch. On timeout it
-// fails the test with what was awaited and cond's last report.
-func (c *Consumer) Await(t *testing.T, timeout time.Duration, what string, cond func() (ok bool, seen string)) {
-	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		c.mu.Lock()
-		ok, seen := cond()
-		changed, fetchErr := c.mu.changed, c.mu.fetchErr
-		c.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			if fetchErr != nil {
-				seen += fmt.Sprintf("; last fetch error: %v", fetchErr)
-			}
-			t.Fatalf("awaiting %s: not within %v; seen: %s", what, timeout, seen)
-		}
-	}
-}
-
-// Do runs fn under the lock add runs under, to read what add gathered.
-func (c *Consumer) Do(fn func()) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	fn()
-}
-
-// Paced produces records in batches at a steady rate, so that a worker
-// consuming them is always mid-stream: it has records it handled since its
-// last commit, and records still to come.
-type Paced struct {
-	produced atomic.Int64  // records acknowledged so far
-	done     chan struct{} // closed when the stream ends
-	err      error         // why the stream ended early; read after done
-}
-
-// ProducePaced calls produce for records first to first+n-1 of n in all,
-// batch at a time, one batch per every, from a goroutine of its own. The
-// pace is load shaping, not synchronisation: what a test awaits is the end
-// of the stream (Wait) and what the workers made of it.
-func ProducePaced(t *testing.T, n, batch int, every time.Duration, produce func(ctx context.Context, first, n int) error) *Paced {
-	s := &Paced{done: make(chan struct{})}
-	ctx := t.Context() // cancelled when the test ends, before the cleanup below
-	go func() {
-		defer close(s.done)
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for first := 0; first < n; first += batch {
-			pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			err := produce(pctx, first, min(batch, n-first))
-			cancel()
-			if err != nil {
-				s.err = err
-				return
-			}
-			s.produced.Store(int64(min(first+batch, n)))
-			select {
-			case <-tick.C:
-			case <-ctx.Done():
-				s.err = ctx.Err()
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() { <-s.done })
-	return s
-}
-
-// Produced returns how many records were acknowledged so far.
-func (s *Paced) Produced() int64 { return s.produced.Load() }
-
-// Wait waits for the stream to end; after it returns, what produce wrote is
-// safe to read.
-func (s *Paced) Wait(t *testing.T, timeout time.Duration) {
-	t.Helper()
-	select {
-	case <-s.done:
-	case <-time.After(timeout):
-		t.Fatalf("awaiting the end of the paced stream: not within %v; %d records produced", timeout, s.Produced())
-	}
-	if s.err != nil {
-		t.Fatalf("paced stream: %v (after %d records)", s.err, s.Produced())
-	}
 }
