@@ -116,7 +116,7 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	w.engine = engine
-	if err := tel.ObserveEngine(engine); err != nil {
+	if err := tel.ObserveEngine(func() *actors.Engine { return engine }); err != nil {
 		return fmt.Errorf("runtime: metrics: %w", err)
 	}
 	opts, err := w.clientOptions()
