@@ -255,6 +255,11 @@ func (w *worker) clientOptions() ([]kgo.Opt, error) {
 		kgo.OnPartitionsLost(w.engine.OnLost),
 		kgo.Balancers(balancer),
 		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.RebalanceTimeout(cfg.RebalanceTimeout),
+		// franz-go's 3s, or a third of a shorter session timeout, as
+		// Kafka advises: a session of 6s (Kafka's least) must not expire
+		// for one late heartbeat.
+		kgo.HeartbeatInterval(min(3*time.Second, cfg.SessionTimeout/3)),
 		// Not franz-go's 5s, nor Kafka's 500ms: a partition resumed
 		// after backpressure joins the next fetch request, so a long
 		// poll for caught-up partitions holds it back for that long.
