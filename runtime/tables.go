@@ -220,7 +220,7 @@ func (w *worker) setupTables(ctx context.Context) error {
 	ts.registry = tables.NewRegistry(tables.RegistryConfig{
 		Tables: byDef,
 		Produce: func(rec *kgo.Record, promise func(*kgo.Record, error)) {
-			w.client.Produce(w.produceCtx, rec, promise)
+			w.groupClient().Produce(w.produceCtx, rec, promise)
 		},
 		Restore:    []kgo.Opt{kgo.SeedBrokers(w.brokers...), kgo.ClientID(w.cfg.ClientID + "-restore")},
 		Logger:     w.logger,
@@ -265,7 +265,7 @@ func (w *worker) startGlobals(ctx context.Context, globals map[*tables.Def]store
 	for d := range globals {
 		topics = append(topics, d.Changelog())
 	}
-	details, err := kadm.NewClient(w.client).ListTopics(ctx, topics...)
+	details, err := kadm.NewClient(w.groupClient()).ListTopics(ctx, topics...)
 	if err != nil {
 		return fmt.Errorf("runtime: global tables: listing topics: %w", err)
 	}
@@ -336,7 +336,7 @@ func (ts *tableState) close() {
 func (w *worker) checkTablePartitions(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.ConnectTimeout)
 	defer cancel()
-	adm := kadm.NewClient(w.client)
+	adm := kadm.NewClient(w.groupClient())
 	sources := w.app.SourceTopics()
 	details, err := adm.ListTopics(ctx, sources...)
 	if err != nil {
