@@ -33,6 +33,14 @@
 // give up with their context, and timers only send messages to their
 // actor.
 //
+// The group watch (classic group protocol only) describes the consumer group
+// every few seconds and compares it with the client's member id and
+// generation. A member out of a stable generation for longer than the
+// rebalance timeout is not Ready, with the reason; past the rebalance timeout
+// plus the session timeout Run shuts down in order and returns ErrRejoin, and
+// the caller starts over with a new client, which joins as a new member. A
+// wedged coordinator cannot then idle a worker silently. See Engine.Group.
+//
 // Backpressure: each partition counts the records fetched but not yet
 // handled; past Config.MaxInFlight the partition is paused at the fetch
 // level and resumed once its backlog falls to half of that, so memory stays

@@ -2,9 +2,11 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -36,6 +38,11 @@ type Engine struct {
 		pollCancel context.CancelFunc
 		stalls     map[TopicPartition]stallRecord
 		steps      *StepStatus // published by the engine actor
+		// group is what the group watch last found, and listed whether
+		// that look found this member in the group.
+		group  GroupStatus
+		listed bool
+		left   bool // the shutdown finished leaving the group
 	}
 	// io runs the engine actor's broker calls (offset listings) so that
 	// Receive never waits on the network. Calls start under mu, never
@@ -136,18 +143,27 @@ func (e *Engine) fail(err error) {
 		e.mu.Lock()
 		e.mu.cause = err
 		e.mu.Unlock()
-		e.cfg.Logger.Error("stopping on error", "err", err)
+		if !errors.Is(err, ErrRejoin) { // the group watch logged why
+			e.cfg.Logger.Error("stopping on error", "err", err)
+		}
 		close(e.failed)
 	})
 }
 
 // Run polls cl and runs the actor tree until ctx is cancelled or a fatal
 // error occurs, then shuts down in order. It returns nil after a requested
-// shutdown and the fatal error otherwise. The caller closes cl after Run
-// returns. Run may be called once.
+// shutdown and the fatal error otherwise: one wrapping ErrRejoin when the
+// member could not get into a stable group generation (see Group), after
+// which the caller should run a new Engine on a new client. The caller
+// closes cl after Run returns; see LeftGroup. Run may be called once.
 func (e *Engine) Run(ctx context.Context, cl *kgo.Client) error {
+	watch, watched := newGroupWatch(cl, time.Now())
 	e.mu.Lock()
 	e.mu.client = cl
+	if watched {
+		e.mu.group = watch.status(groupLook{})
+		e.mu.group.Reason = "the group has not been described yet"
+	}
 	e.mu.Unlock()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -159,6 +175,9 @@ func (e *Engine) Run(ctx context.Context, cl *kgo.Client) error {
 	wg.Go(func() { e.fetchLoop(runCtx, cl) })
 	wg.Go(func() { e.commitLoop(runCtx, cl) })
 	wg.Go(func() { e.watchLoop(runCtx, cl) })
+	if watched {
+		wg.Go(func() { e.groupLoop(runCtx, cl, watch) })
+	}
 	select {
 	case <-ctx.Done():
 	case <-e.failed:

@@ -525,6 +525,7 @@ func (restarts) Committed(int, error)                           {}
 func (restarts) Stalled(actors.TopicPartition)                  {}
 func (restarts) ModeSwitched(actors.TopicPartition, modes.Mode) {}
 func (restarts) StepCompleted(int)                              {}
+func (restarts) GroupRejoin(actors.GroupStatus)                 {}
 
 // TestDrainDuringARestartBackoffDoesNotWaitForIt: a handler that panicked
 // is restarted after a backoff, with its record delivered again. A drain

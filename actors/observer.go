@@ -22,6 +22,11 @@ type Observer interface {
 	// StepCompleted reports that step (0-based) of the step plan is
 	// complete on this worker.
 	StepCompleted(step int)
+	// GroupRejoin reports that the member has not been in a stable
+	// generation of its group for longer than the rebalance timeout plus
+	// the session timeout, as st describes, and that Run stops so that
+	// the caller rejoins as a new member (ErrRejoin).
+	GroupRejoin(st GroupStatus)
 }
 
 // nopObserver is the default Observer.
@@ -33,3 +38,4 @@ func (nopObserver) Committed(int, error)                    {}
 func (nopObserver) Stalled(TopicPartition)                  {}
 func (nopObserver) ModeSwitched(TopicPartition, modes.Mode) {}
 func (nopObserver) StepCompleted(int)                       {}
+func (nopObserver) GroupRejoin(GroupStatus)                 {}

@@ -36,12 +36,21 @@ func (e *Engine) shutdown(ctx context.Context, cl *kgo.Client) error {
 	dctx, dcancel := context.WithTimeout(base, e.cfg.DrainTimeout)
 	e.drain(dctx, parts)
 	dcancel()
-	// 4. Commit what is done.
-	cctx, ccancel := context.WithTimeout(base, stepTimeout)
-	if err := e.commit(cctx, cl, parts); err != nil {
-		e.cfg.Logger.Warn("final commit failed; records since the last commit will be handled again", "err", err)
+	// 4. Commit what is done. Not when stopping to rejoin a group that
+	//    no longer lists this member: the coordinator refuses its commit
+	//    and its leave, and franz-go holds both back behind the join in
+	//    flight until their deadlines.
+	rejoin, listed := e.rejoining()
+	outside := rejoin && !listed
+	if outside {
+		e.cfg.Logger.Info("rejoining a group that no longer lists this member: not committing nor leaving it; the partitions' next owners handle from the last commit")
+	} else {
+		cctx, ccancel := context.WithTimeout(base, stepTimeout)
+		if err := e.commit(cctx, cl, parts); err != nil {
+			e.cfg.Logger.Warn("final commit failed; records since the last commit will be handled again", "err", err)
+		}
+		ccancel()
 	}
-	ccancel()
 	// 5. Stores were checkpointed by that commit (Stateful.Committed).
 	// 6. Stop the actors, bottom-up, then the actor system.
 	e.stopActors(parts)
@@ -55,16 +64,35 @@ func (e *Engine) shutdown(ctx context.Context, cl *kgo.Client) error {
 	e.system.Shutdown()
 	close(e.stopped)
 	// 7. Leave the group so the partitions move at once; the caller then
-	//    closes the client.
-	lctx, lcancel := context.WithTimeout(base, stepTimeout)
-	if err := cl.LeaveGroupContext(lctx); err != nil {
-		e.cfg.Logger.Warn("leaving the group", "err", err)
+	//    closes the client (see LeftGroup).
+	if !outside {
+		lctx, lcancel := context.WithTimeout(base, stepTimeout)
+		err := cl.LeaveGroupContext(lctx)
+		lcancel()
+		if err != nil {
+			e.cfg.Logger.Warn("leaving the group did not finish; the client is closed without waiting for it", "err", err, "timeout", stepTimeout)
+		}
+		e.mu.Lock()
+		e.mu.left = err == nil
+		e.mu.Unlock()
 	}
-	lcancel()
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.mu.cause
+}
+
+// LeftGroup reports whether Run's shutdown finished leaving the group. When
+// it did not (the leave timed out, or the member was rejoining a group that
+// no longer listed it), a JoinGroup or SyncGroup may still be in flight, and
+// franz-go's Close waits for it: it sends them with the client's context,
+// bounded only by the request timeout (rebalance timeout plus 10s). Cancel
+// that context (kgo.WithContext) before closing the client then. Safe for
+// concurrent use.
+func (e *Engine) LeftGroup() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.mu.left
 }
 
 // stepTimeout bounds one step that talks to the broker: a shutdown step,

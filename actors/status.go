@@ -1,9 +1,13 @@
 package actors
 
 import (
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -53,19 +57,42 @@ func (e *Engine) Status() []PartitionStatus {
 	return out
 }
 
-// Ready reports whether the member has joined its group and every assigned
-// partition is ready to handle records (its state restored). Safe for
-// concurrent use.
+// Ready reports whether the member has joined its group, is not wedged out
+// of a stable generation (see Group), and every assigned partition is ready
+// to handle records (its state restored). Safe for concurrent use.
 func (e *Engine) Ready() bool {
+	ready, _ := e.Readiness()
+	return ready
+}
+
+// Readiness is Ready with, when not ready, the reason in words. Safe for
+// concurrent use.
+func (e *Engine) Readiness() (ready bool, reason string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if !e.mu.joined || e.mu.closing || e.mu.starting > 0 {
-		return false
+	switch {
+	case errors.Is(e.mu.cause, ErrRejoin):
+		return false, fmt.Sprintf("rejoining the group as a new member: %v", e.mu.cause)
+	case e.mu.closing:
+		return false, "shutting down"
+	case e.mu.group.Wedged:
+		g := e.mu.group
+		return false, fmt.Sprintf("not in a stable generation of group %q since %s, more than the rebalance timeout (%gs): %s; rejoining as a new member after %gs",
+			g.Group, g.UnstableSince.Format(time.RFC3339), g.WedgedAfterSeconds, g.Reason, g.RejoinAfterSeconds)
+	case !e.mu.joined:
+		return false, "waiting for the group's first assignment"
+	case e.mu.starting > 0:
+		return false, "starting the partitions just assigned"
 	}
-	for _, p := range e.mu.parts {
+	var restoring []string
+	for tp, p := range e.mu.parts {
 		if !p.restored.Load() {
-			return false
+			restoring = append(restoring, tp.String())
 		}
 	}
-	return true
+	if len(restoring) > 0 {
+		sort.Strings(restoring)
+		return false, "restoring the state of " + strings.Join(restoring, ", ")
+	}
+	return true, ""
 }

@@ -2,7 +2,6 @@ package actors
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -112,25 +111,6 @@ func (c *Call) Hold() func(error) {
 		anchor = c.Batch[0]
 	}
 	return c.ledger.hold(anchor, c.onFail)
-}
-
-// ErrInterrupted marks a Process result as "not handled, the partition is
-// stopping": the record stays uncommitted and nothing else happens.
-var ErrInterrupted = errors.New("actors: handling interrupted")
-
-// PanicError is a panic recovered from a handler.
-type PanicError struct {
-	Topic     string
-	Partition int32
-	Offset    int64
-	Attempts  int
-	Value     any
-	Stack     []byte
-}
-
-func (e *PanicError) Error() string {
-	return fmt.Sprintf("actors: handler panicked on %s/%d@%d (%d attempts): %v",
-		e.Topic, e.Partition, e.Offset, e.Attempts, e.Value)
 }
 
 // PartitionStatus describes one assigned partition.

@@ -118,6 +118,17 @@ type Config struct {
 	// YAML session_timeout, env EDDY_SESSION_TIMEOUT, flag --session-timeout.
 	SessionTimeout time.Duration
 
+	// RebalanceTimeout is how long the coordinator waits in a rebalance for
+	// every worker to rejoin (Kafka's rebalance timeout, sent with each
+	// join; classic protocol). It also sets the group watch's thresholds:
+	// a worker that has not been in a stable group generation for longer
+	// is not ready (/readyz answers 503 with the reason), and one out of
+	// it for longer than RebalanceTimeout plus SessionTimeout rejoins the
+	// group as a new member. Default 1m0s.
+	// YAML rebalance_timeout, env EDDY_REBALANCE_TIMEOUT,
+	// flag --rebalance-timeout.
+	RebalanceTimeout time.Duration
+
 	// GroupProtocol is the consumer group protocol: "classic", or "consumer"
 	// for KIP-848, where the broker assigns partitions. Default "classic".
 	// YAML group_protocol, env EDDY_GROUP_PROTOCOL, flag --group-protocol.

@@ -89,6 +89,7 @@ func TestConfigDefaults(t *testing.T) {
 		TableCacheMaxEntries: 100000,
 		LogFormat:            "text",
 		SessionTimeout:       45 * time.Second,
+		RebalanceTimeout:     60 * time.Second,
 		GroupProtocol:        "classic",
 		Balancer:             "cooperative-sticky",
 		MaxInFlight:          10000,

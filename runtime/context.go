@@ -81,7 +81,7 @@ func (c *Context) Produce(rec *Record) error {
 	release := c.call.Hold()
 	// The client's own context, not the handler's: a produce that was
 	// started must finish even if the partition is being revoked.
-	c.w.client.Produce(c.w.produceCtx, rec, func(_ *Record, err error) {
+	c.w.groupClient().Produce(c.w.produceCtx, rec, func(_ *Record, err error) {
 		if err != nil {
 			tc.Failed.Add(1)
 		} else {

@@ -24,11 +24,20 @@ type httpServer struct {
 
 // Status is the JSON document served at /status.
 type Status struct {
-	App        string                   `json:"app"`
-	Group      string                   `json:"group"`
-	Brokers    []string                 `json:"brokers"`
-	Ready      bool                     `json:"ready"`
+	App     string   `json:"app"`
+	Group   string   `json:"group"`
+	Brokers []string `json:"brokers"`
+	Ready   bool     `json:"ready"`
+	// Reason says why the worker is not ready; empty when it is.
+	Reason     string                   `json:"reason,omitempty"`
 	Partitions []actors.PartitionStatus `json:"partitions"`
+	// Membership is the worker's place in its group: member id,
+	// generation, the group's state as last described, and since when
+	// the worker has not been in a stable generation (classic protocol).
+	Membership actors.GroupStatus `json:"membership"`
+	// Rejoins counts the times the worker gave up a membership stuck
+	// out of a stable generation and rejoined as a new member.
+	Rejoins int64 `json:"rejoins"`
 	// Steps is the step plan's progress on this worker; absent without
 	// a plan.
 	Steps   *actors.StepStatus `json:"steps,omitempty"`
@@ -50,13 +59,18 @@ type RecordCounts struct {
 }
 
 func (w *worker) status() Status {
+	e := w.engine()
+	ready, reason := e.Readiness()
 	return Status{
 		App:        w.app.name,
 		Group:      w.cfg.Group,
 		Brokers:    w.brokers,
-		Ready:      w.engine.Ready(),
-		Partitions: w.engine.Status(),
-		Steps:      w.engine.Steps(),
+		Ready:      ready,
+		Reason:     reason,
+		Partitions: e.Status(),
+		Membership: e.Group(),
+		Rejoins:    w.rejoins.Load(),
+		Steps:      e.Steps(),
 		Records:    RecordCounts(w.tel.Totals()),
 	}
 }
@@ -68,11 +82,12 @@ func (w *worker) serveHTTP(addr string) (*httpServer, error) {
 		writeJSON(rw, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, _ *http.Request) {
-		if w.engine.Ready() {
+		ready, reason := w.engine().Readiness()
+		if ready {
 			writeJSON(rw, http.StatusOK, map[string]string{"status": "ready"})
 			return
 		}
-		writeJSON(rw, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+		writeJSON(rw, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": reason})
 	})
 	mux.HandleFunc("GET /status", func(rw http.ResponseWriter, _ *http.Request) {
 		writeJSON(rw, http.StatusOK, w.status())

@@ -89,9 +89,9 @@ func (w *worker) setupTables(ctx context.Context) error {
 		Defs: defs, Store: w.cfg.TableStore, StateDir: w.cfg.StateDir, MemoryLimit: w.cfg.RocksDBMemoryLimit,
 		CacheMaxEntries: w.cfg.TableCacheMaxEntries,
 		Sources:         w.app.SourceTopics(), Replication: w.cfg.TopicReplication,
-		Admin: kadm.NewClient(w.client), ConnectTimeout: w.cfg.ConnectTimeout,
+		Admin: kadm.NewClient(w.groupClient()), ConnectTimeout: w.cfg.ConnectTimeout,
 		Produce: func(rec *kgo.Record, promise func(*kgo.Record, error)) {
-			w.client.Produce(w.produceCtx, rec, promise)
+			w.groupClient().Produce(w.produceCtx, rec, promise)
 		},
 		Consume: []kgo.Opt{kgo.SeedBrokers(w.brokers...)}, ClientID: w.cfg.ClientID,
 		Logger: w.logger,

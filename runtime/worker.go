@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -23,17 +24,19 @@ import (
 	"github.com/eddy-streams/eddy/internal/telemetry"
 )
 
-// worker is one run of an App: its client, engine and counters.
+// worker is one run of an App: its group session, tables and counters.
 type worker struct {
 	app        *App
 	cfg        Config
 	logger     *slog.Logger
-	client     *kgo.Client
 	produceCtx context.Context
-	engine     *actors.Engine
 	brokers    []string
 	tel        *telemetry.Telemetry
 	tables     *shards.Tables // nil without tables
+	// session is the current group session. The run loop replaces it when
+	// the engine rejoins the group; everything else only reads it.
+	session atomic.Pointer[session]
+	rejoins atomic.Int64 // sessions started after the first
 	// setUp is closed once start-up (table stores, changelogs) is done
 	// or failed: the client joins the group as soon as it exists, so
 	// partitions can be assigned before that.
@@ -95,40 +98,17 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	defer tel.Close() // after the client's Close below: it flushes what the client reported
 	w.tel = tel
-	engine, err := actors.New(actors.Config{
-		NewProcessor:   w.newProcessor,
-		Logger:         w.logger,
-		MaxInFlight:    cfg.MaxInFlight,
-		MaxAttempts:    cfg.HandlerMaxAttempts,
-		Backoff:        cfg.HandlerBackoff,
-		MaxBackoff:     cfg.HandlerMaxBackoff,
-		CommitInterval: cfg.CommitInterval,
-		DrainTimeout:   cfg.ShutdownTimeout,
-		StallTimeout:   cfg.StallTimeout,
-		Observer:       tel,
-		Modes:          cfg.modePolicy(),
-		BulkMaxRecords: cfg.BulkMaxRecords,
-		BulkMaxWait:    cfg.BulkMaxWait,
-		Steps:          cfg.Steps,
-		Topics:         a.SourceTopics(),
-	})
+	s, err := w.newSession(1)
 	if err != nil {
 		return err
 	}
-	w.engine = engine
-	if err := tel.ObserveEngine(engine); err != nil {
+	w.session.Store(s)
+	// For the returns before the run loop, which closes every session it
+	// runs.
+	defer func() { w.closeSession(w.session.Load()) }()
+	if err := tel.ObserveEngine(w.engine); err != nil {
 		return fmt.Errorf("runtime: metrics: %w", err)
 	}
-	opts, err := w.clientOptions()
-	if err != nil {
-		return err
-	}
-	client, err := kgo.NewClient(opts...)
-	if err != nil {
-		return fmt.Errorf("runtime: kafka client: %w", err)
-	}
-	defer client.Close()
-	w.client = client
 	produceCtx, cancelProduce := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelProduce()
 	w.produceCtx = produceCtx
@@ -168,7 +148,7 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			}
 		}()
 	}
-	err = engine.Run(runCtx, client)
+	err = w.runSessions(runCtx, s)
 	if cause := context.Cause(runCtx); err == nil && cause != nil && ctx.Err() == nil {
 		err = cause
 	}
@@ -176,6 +156,123 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	w.logger.Info("worker stopped", "handled", totals.Handled, "skipped", totals.Skipped, "produced", totals.Produced)
 	return err
 }
+
+// session is one membership of the worker in its group: a client, which
+// joins as a new member, and the engine that runs on it. A worker starts a
+// new session when its engine gives up on a group generation it cannot get
+// into (actors.ErrRejoin); table stores, telemetry and the HTTP server
+// outlive sessions.
+type session struct {
+	n      int // 1 for the first session of the worker
+	engine *actors.Engine
+	client *kgo.Client
+	// cancel ends the client's context; see closeSession.
+	cancel context.CancelFunc
+	ran    bool // the engine ran on the client
+	closed bool
+}
+
+// newSession builds the engine and client of session n.
+func (w *worker) newSession(n int) (*session, error) {
+	engine, err := actors.New(actors.Config{
+		NewProcessor:   w.newProcessor,
+		Logger:         w.logger,
+		MaxInFlight:    w.cfg.MaxInFlight,
+		MaxAttempts:    w.cfg.HandlerMaxAttempts,
+		Backoff:        w.cfg.HandlerBackoff,
+		MaxBackoff:     w.cfg.HandlerMaxBackoff,
+		CommitInterval: w.cfg.CommitInterval,
+		DrainTimeout:   w.cfg.ShutdownTimeout,
+		StallTimeout:   w.cfg.StallTimeout,
+		Observer:       w.tel,
+		Modes:          w.cfg.modePolicy(),
+		BulkMaxRecords: w.cfg.BulkMaxRecords,
+		BulkMaxWait:    w.cfg.BulkMaxWait,
+		Steps:          w.cfg.Steps,
+		Topics:         w.app.SourceTopics(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	opts, err := w.clientOptions(engine)
+	if err != nil {
+		return nil, err
+	}
+	// Not the worker's context: the engine's shutdown commits and leaves
+	// through the client after that ended. closeSession cancels it.
+	ctx, cancel := context.WithCancel(context.Background())
+	client, err := kgo.NewClient(append(opts, kgo.WithContext(ctx))...)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("runtime: kafka client: %w", err)
+	}
+	return &session{n: n, engine: engine, client: client, cancel: cancel}, nil
+}
+
+// runSessions runs the engine of s, and whenever an engine stops to rejoin
+// the group, the engine of a new session, until ctx ends or an engine
+// fails otherwise. Each session's client is closed before the next starts,
+// so that the group sees the old member go.
+func (w *worker) runSessions(ctx context.Context, s *session) error {
+	for {
+		s.ran = true
+		err := s.engine.Run(ctx, s.client)
+		w.closeSession(s)
+		switch {
+		case !errors.Is(err, actors.ErrRejoin):
+			return err
+		case ctx.Err() != nil:
+			return nil // stopping anyway
+		}
+		next, nerr := w.newSession(s.n + 1)
+		if nerr != nil {
+			return fmt.Errorf("runtime: rejoining the group: %w", nerr)
+		}
+		w.rejoins.Add(1)
+		w.logger.Warn("rejoining the group as a new member", "session", next.n, "reason", err)
+		w.session.Store(next)
+		s = next
+	}
+}
+
+// closeSession closes the session's client without waiting on the group.
+// franz-go's Close leaves the group, and waits for a JoinGroup or SyncGroup
+// in flight first: those go out with the client's context and are bounded
+// only by the request timeout (rebalance timeout plus 10s), so a coordinator
+// that holds one would hold the shutdown as long. When leaving did not
+// finish (within the engine's shutdown, or here if the engine never ran),
+// the client's context is cancelled first: Close then fails what is in
+// flight and returns. Only the goroutine of App.Run calls it.
+func (w *worker) closeSession(s *session) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	left := s.engine.LeftGroup()
+	if !s.ran {
+		ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+		left = s.client.LeaveGroupContext(ctx) == nil
+		cancel()
+	}
+	if !left {
+		w.logger.Info("closing the Kafka client without waiting for the group", "session", s.n)
+		s.cancel()
+	}
+	s.client.Close()
+	s.cancel()
+}
+
+// leaveTimeout bounds leaving the group when start-up failed, as the
+// engine's shutdown bounds it otherwise.
+const leaveTimeout = 10 * time.Second
+
+// engine returns the engine of the current session. Safe for concurrent
+// use.
+func (w *worker) engine() *actors.Engine { return w.session.Load().engine }
+
+// groupClient returns the client of the current session, the one records
+// are produced through. Safe for concurrent use.
+func (w *worker) groupClient() *kgo.Client { return w.session.Load().client }
 
 func (w *worker) newProcessor(tp actors.TopicPartition) (actors.Processor, error) {
 	<-w.setUp
@@ -192,7 +289,7 @@ func (w *worker) newProcessor(tp actors.TopicPartition) (actors.Processor, error
 	return w.tables.Processor(tp.Partition, func(scope shards.Scope) actors.Processor { return r.build(w, tp, scope) })
 }
 
-func (w *worker) clientOptions() ([]kgo.Opt, error) {
+func (w *worker) clientOptions(engine *actors.Engine) ([]kgo.Opt, error) {
 	cfg := w.cfg
 	// Table shards are per partition number and shared by every source
 	// topic, so partition p of each source topic must be on the same
@@ -239,11 +336,16 @@ func (w *worker) clientOptions() ([]kgo.Opt, error) {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.OnPartitionsAssigned(w.engine.OnAssigned),
-		kgo.OnPartitionsRevoked(w.engine.OnRevoked),
-		kgo.OnPartitionsLost(w.engine.OnLost),
+		kgo.OnPartitionsAssigned(engine.OnAssigned),
+		kgo.OnPartitionsRevoked(engine.OnRevoked),
+		kgo.OnPartitionsLost(engine.OnLost),
 		kgo.Balancers(balancer),
 		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.RebalanceTimeout(cfg.RebalanceTimeout),
+		// franz-go's 3s, or a third of a shorter session timeout, as
+		// Kafka advises: a session of 6s (Kafka's least) must not expire
+		// for one late heartbeat.
+		kgo.HeartbeatInterval(min(3*time.Second, cfg.SessionTimeout/3)),
 		// Not franz-go's 5s, nor Kafka's 500ms: a partition resumed
 		// after backpressure joins the next fetch request, so a long
 		// poll for caught-up partitions holds it back for that long.
@@ -271,7 +373,7 @@ func (w *worker) clientOptions() ([]kgo.Opt, error) {
 func (w *worker) checkTopics(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.ConnectTimeout)
 	defer cancel()
-	adm := kadm.NewClient(w.client)
+	adm := kadm.NewClient(w.groupClient())
 	topics := w.app.Topics()
 	details, err := adm.ListTopics(ctx, topics...)
 	if err != nil {

@@ -36,7 +36,7 @@ var allowed = map[string][]string{
 	"internal/acks":       {},
 	"internal/logfloor":   {},
 	"internal/faults":     {},
-	"internal/proctest":   {},
+	"internal/proctest":   {"internal/testkit"},
 	"internal/testkit":    {},
 	"internal/layout":     {},
 	"examples/*":          {"runtime", "runtime/runtimetest", "tables", "serde", "broker", "modes"},

@@ -69,6 +69,7 @@ type Telemetry struct {
 	stepsCompleted  metric.Int64Counter
 	restoredRecords metric.Int64Counter
 	restoreSeconds  metric.Float64Counter
+	rejoins         metric.Int64Counter
 
 	mu struct {
 		sync.Mutex
@@ -240,6 +241,9 @@ func (t *Telemetry) instruments() error {
 	t.restoreSeconds, err = m.Float64Counter("eddy.table.restore.duration", metric.WithUnit("s"),
 		metric.WithDescription("Time spent restoring table shards."))
 	check(err)
+	t.rejoins, err = m.Int64Counter("eddy.group.rejoins", metric.WithUnit("{rejoin}"),
+		metric.WithDescription("Times the worker gave up a group membership that was out of a stable generation for longer than the rebalance timeout plus the session timeout, and rejoined as a new member."))
+	check(err)
 
 	consumed, err := m.Int64ObservableCounter("messaging.client.consumed.messages", metric.WithUnit("{message}"),
 		metric.WithDescription("Records handed to a handler."))
@@ -263,6 +267,7 @@ func (t *Telemetry) instruments() error {
 	t.commits.Add(context.Background(), 0)
 	t.commitFailures.Add(context.Background(), 0)
 	t.stepsCompleted.Add(context.Background(), 0)
+	t.rejoins.Add(context.Background(), 0, metric.WithAttributeSet(t.groupAttrs()))
 	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		t.mu.Lock()
 		defer t.mu.Unlock()
@@ -319,8 +324,10 @@ func (t *Telemetry) ObserveTables(shards func(report func(table string, partitio
 	return err
 }
 
-// ObserveEngine registers the gauges read from the engine's status.
-func (t *Telemetry) ObserveEngine(e *actors.Engine) error {
+// ObserveEngine registers the gauges read from the engine's status at each
+// collection. current returns the engine running now (the worker replaces
+// it when it rejoins its group), or nil.
+func (t *Telemetry) ObserveEngine(current func() *actors.Engine) error {
 	lag, err := t.meter.Int64ObservableGauge("eddy.consumer.lag", metric.WithUnit("{message}"),
 		metric.WithDescription("Records between a partition's high watermark and the next record to handle."))
 	if err != nil {
@@ -331,7 +338,19 @@ func (t *Telemetry) ObserveEngine(e *actors.Engine) error {
 	if err != nil {
 		return err
 	}
+	unstable, err := t.meter.Float64ObservableGauge("eddy.group.unstable", metric.WithUnit("s"),
+		metric.WithDescription("How long this worker has not been in a stable generation of its group (the group Stable and listing it); 0 while it is. Classic group protocol only."))
+	if err != nil {
+		return err
+	}
 	_, err = t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		e := current()
+		if e == nil {
+			return nil
+		}
+		if g := e.Group(); g.Watched {
+			o.ObserveFloat64(unstable, g.UnstableSeconds, metric.WithAttributeSet(t.groupAttrs()))
+		}
 		for _, p := range e.Status() {
 			attrs := metric.WithAttributeSet(t.partitionAttrs(actors.TopicPartition{Topic: p.Topic, Partition: p.Partition}))
 			if p.Lag >= 0 {
@@ -340,8 +359,15 @@ func (t *Telemetry) ObserveEngine(e *actors.Engine) error {
 			o.ObserveInt64(mode, 1, attrs, metric.WithAttributes(attribute.String("eddy.mode", p.Mode.String())))
 		}
 		return nil
-	}, lag, mode)
+	}, lag, mode, unstable)
 	return err
+}
+
+// groupAttrs are the attributes of the group's series.
+func (t *Telemetry) groupAttrs() attribute.Set {
+	return attribute.NewSet(
+		attribute.String("messaging.system", "kafka"),
+		attribute.String("messaging.consumer.group.name", t.group))
 }
 
 func (t *Telemetry) partitionAttrs(tp actors.TopicPartition) attribute.Set {
@@ -471,6 +497,11 @@ func (t *Telemetry) ModeSwitched(tp actors.TopicPartition, mode modes.Mode) {
 // StepCompleted counts a completed step of the step plan.
 func (t *Telemetry) StepCompleted(int) {
 	t.stepsCompleted.Add(context.Background(), 1)
+}
+
+// GroupRejoin counts a rejoin of the group as a new member.
+func (t *Telemetry) GroupRejoin(actors.GroupStatus) {
+	t.rejoins.Add(context.Background(), 1, metric.WithAttributeSet(t.groupAttrs()))
 }
 
 // ObserveLatency records one handler call's duration.
