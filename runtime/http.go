@@ -1,26 +1,12 @@
 package runtime
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/pprof"
-	"sync"
-	"time"
 
 	"github.com/eddy-streams/eddy/actors"
+	"github.com/eddy-streams/eddy/internal/httpserver"
 )
-
-// httpServer serves the worker's operational routes. Later capabilities
-// add routes to the same mux.
-type httpServer struct {
-	srv  *http.Server
-	addr string
-	wg   sync.WaitGroup
-}
 
 // Status is the JSON document served at /status.
 type Status struct {
@@ -59,7 +45,7 @@ type RecordCounts struct {
 }
 
 func (w *worker) status() Status {
-	e := w.engine()
+	e := w.member.Engine()
 	ready, reason := e.Readiness()
 	return Status{
 		App:        w.app.name,
@@ -69,20 +55,20 @@ func (w *worker) status() Status {
 		Reason:     reason,
 		Partitions: e.Status(),
 		Membership: e.Group(),
-		Rejoins:    w.rejoins.Load(),
+		Rejoins:    w.member.Rejoins(),
 		Steps:      e.Steps(),
 		Records:    RecordCounts(w.tel.Totals()),
 	}
 }
 
-// serveHTTP listens on addr and serves until close.
-func (w *worker) serveHTTP(addr string) (*httpServer, error) {
+// serveHTTP listens on addr and serves the worker's routes until Close.
+func (w *worker) serveHTTP(addr string) (*httpserver.Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
 		writeJSON(rw, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, _ *http.Request) {
-		ready, reason := w.engine().Readiness()
+		ready, reason := w.member.Engine().Readiness()
 		if ready {
 			writeJSON(rw, http.StatusOK, map[string]string{"status": "ready"})
 			return
@@ -103,38 +89,16 @@ func (w *worker) serveHTTP(addr string) (*httpServer, error) {
 	}
 	routes := "/healthz /readyz /status /metrics /tables/{table}/{key}"
 	if w.cfg.HTTPPprof {
-		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		httpserver.Pprof(mux)
 		routes += " /debug/pprof/"
 	}
-	ln, err := net.Listen("tcp", addr)
+	s, err := httpserver.Start(addr, mux, w.logger)
 	if err != nil {
-		return nil, fmt.Errorf("runtime: http server on %s: %w (pick another with --http ADDR, or --http off)", addr, err)
+		return nil, fmt.Errorf("runtime: %w", err)
 	}
-	s := &httpServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, addr: ln.Addr().String()}
-	s.wg.Go(func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			w.logger.Error("http server stopped", "addr", s.addr, "err", err)
-		}
-	})
-	w.logger.Info("serving http", "addr", "http://"+s.addr, "routes", routes)
+	w.logger.Info("serving http", "addr", "http://"+s.Addr(), "routes", routes)
 	return s, nil
 }
 
-func (s *httpServer) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = s.srv.Shutdown(ctx)
-	s.wg.Wait()
-}
-
-func writeJSON(rw http.ResponseWriter, code int, v any) {
-	rw.Header().Set("Content-Type", "application/json")
-	rw.WriteHeader(code)
-	enc := json.NewEncoder(rw)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+// writeJSON answers with v as JSON.
+func writeJSON(rw http.ResponseWriter, code int, v any) { httpserver.WriteJSON(rw, code, v) }

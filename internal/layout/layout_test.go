@@ -32,6 +32,8 @@ var allowed = map[string][]string{
 	"broker":              {},
 	"internal/settings":   {},
 	"internal/cli":        {"broker", "internal/acks"},
+	"internal/group":      {"actors", "internal/logfloor"},
+	"internal/httpserver": {},
 	"internal/telemetry":  {"actors", "modes"},
 	"internal/acks":       {},
 	"internal/logfloor":   {},
