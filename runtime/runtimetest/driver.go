@@ -26,6 +26,7 @@ type options struct {
 	partitions int
 	timeout    time.Duration
 	configure  []func(*runtime.Config)
+	before     []func(*Driver)
 }
 
 // Partitions sets the partition count of the app's topics. Default 1, so
@@ -41,6 +42,13 @@ func Timeout(d time.Duration) Option { return func(o *options) { o.timeout = d }
 // no HTTP, warnings only in the log).
 func Configure(fn func(*runtime.Config)) Option {
 	return func(o *options) { o.configure = append(o.configure, fn) }
+}
+
+// Before runs fn once the broker runs and before the app starts: to put
+// records on topics first (with Inputs), for a step plan or a start-up
+// that reads them. Only Inputs may be used in fn.
+func Before(fn func(d *Driver)) Option {
+	return func(o *options) { o.before = append(o.before, fn) }
 }
 
 // Driver is an app running on an embedded broker of its own. Its methods
@@ -90,8 +98,10 @@ func Start(t testing.TB, app *runtime.App, opts ...Option) *Driver {
 	return d
 }
 
-// New is Start outside a test: in an Example or a TestMain. A failure of
-// any of the driver's methods panics. Close it.
+// New is Start outside a test (an Example, a TestMain) or in a test that
+// expects the start to fail: it returns the start's error rather than
+// failing the test. A failure of any of the driver's methods panics. Close
+// it.
 func New(app *runtime.App, opts ...Option) (*Driver, error) {
 	return start(nil, app, opts)
 }
@@ -137,6 +147,9 @@ func start(t testing.TB, app *runtime.App, opts []Option) (*Driver, error) {
 			b.Close()
 			return nil, err
 		}
+	}
+	for _, fn := range o.before {
+		fn(d)
 	}
 	app.ObserveOutcomes(d.observe)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -234,6 +247,10 @@ func (d *Driver) Config() runtime.Config { return d.cfg }
 // Brokers returns the embedded broker's addresses, for clients of a
 // test's own.
 func (d *Driver) Brokers() []string { return d.broker.Addrs() }
+
+// Broker returns the embedded broker, for tests that compact topics or
+// inject faults (Broker().Cluster()).
+func (d *Driver) Broker() *broker.Broker { return d.broker }
 
 // Idle waits until the app has handled every record of its source topics
 // and committed it: every output it produced and every table write is then
