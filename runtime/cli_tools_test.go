@@ -360,6 +360,7 @@ func TestProduceConsumeBrokerUsageErrors(t *testing.T) {
 		{[]string{"consume", "--topic", "t", "--timeout", "-1s"}, "--timeout -1s: must be 0 (no limit) or more"},
 		{[]string{"produce", "--topic", "t", "stray"}, "unexpected arguments"},
 		{[]string{"broker", "--listen", "nonsense"}, `--listen "nonsense" is not host:port`},
+		{[]string{"broker", "--min-session-timeout", "0s"}, "--min-session-timeout 0s: must be more than 0"},
 	} {
 		r := runTool(t.Context(), app, "", nil, tc.args...)
 		if r.code != 2 {

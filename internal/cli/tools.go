@@ -150,7 +150,9 @@ func (e Env) Broker(ctx context.Context, args []string, io IO) error {
 	fs := NewFlagSet("broker", io)
 	listen := fs.String("listen", defaultListen, "`host:port` to listen on; port 0 picks a free port")
 	dataDir := fs.String("data-dir", "", "`directory` that keeps topics, records and offsets across restarts (default: none, data is lost on exit)")
-	SetUsage(fs, "broker [--listen host:port] [--data-dir dir]",
+	minSession := fs.Duration("min-session-timeout", 6*time.Second,
+		"shortest session timeout a group member may ask for (group.min.session.timeout.ms); lower it to test workers with short sessions")
+	SetUsage(fs, "broker [--listen host:port] [--data-dir dir] [--min-session-timeout d]",
 		"Runs a Kafka-protocol broker (kfake) in this process, with the app's topics, until interrupted.\n"+
 			"It prints \"broker listening on host:port\" on stdout once clients can connect.")
 	c, err := e.parse(fs, args, io)
@@ -160,11 +162,15 @@ func (e Env) Broker(ctx context.Context, args []string, io IO) error {
 	if err := checkListen(*listen); err != nil {
 		return err
 	}
+	if *minSession <= 0 {
+		return UsageErrorf("--min-session-timeout %v: must be more than 0 (Kafka's default is 6s)", *minSession)
+	}
 	b, err := broker.Start(broker.Options{
-		Listen:     *listen,
-		DataDir:    *dataDir,
-		Partitions: c.Partitions,
-		Topics:     e.Topics,
+		Listen:            *listen,
+		DataDir:           *dataDir,
+		Partitions:        c.Partitions,
+		Topics:            e.Topics,
+		MinSessionTimeout: *minSession,
 	})
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return fmt.Errorf("%w (is another broker running there? pick another port with --listen, "+
