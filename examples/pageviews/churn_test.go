@@ -65,12 +65,6 @@ const (
 var uncleanStopRE = regexp.MustCompile(`(?m)^.*level=ERROR.*$|msg="(final commit failed|leaving the group did not finish|` +
 	`closing the Kafka client without waiting for the group|drain deadline passed|partition actors did not stop)[^"]*"`)
 
-// leaveCancelledRE is an error the Kafka client logs when the worker
-// leaves the group while the client fetches the offsets of partitions just
-// assigned: leaving cancels the fetch. The worker had not started those
-// partitions, so nothing is lost; it is no unclean stop.
-var leaveCancelledRE = regexp.MustCompile(`level=ERROR msg="fetch offsets failed with non-retryable error" .*component=kafka .*err="context canceled"`)
-
 // guardRE matches the group guard's rejoin as a new member, and its
 // error before it: on a healthy broker, neither may happen.
 var guardRE = regexp.MustCompile(`msg="(rejoining the group as a new member|not in a stable group generation for longer than the rebalance timeout plus[^"]*)"`)
@@ -211,15 +205,7 @@ func (c *churn) stop(w *proctest.Worker) time.Duration {
 	w.Stop(c.t, churnShutdown+churnStopSlack)
 	took := time.Since(start)
 	log := w.Stderr.String()
-	var unclean []string
-	for _, m := range uncleanStopRE.FindAllString(log, -1) {
-		if leaveCancelledRE.MatchString(m) {
-			c.t.Logf("%s: the Kafka client's fetch of committed offsets was cancelled by the leave: %s", w.Name, m)
-			continue
-		}
-		unclean = append(unclean, m)
-	}
-	if len(unclean) > 0 {
+	if unclean := uncleanStopRE.FindAllString(log, -1); len(unclean) > 0 {
 		c.t.Errorf("%s: its graceful stop (%v) did not finish cleanly: %q", w.Name, took.Round(time.Millisecond), unclean)
 	}
 	if !strings.Contains(log, `msg="worker stopped"`) {
