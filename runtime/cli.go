@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -60,9 +61,39 @@ func builtinCommand(name string) bool {
 	return false
 }
 
+// keepFor returns which settings the command's flags cover, nil for all
+// (the worker): a tool's -h lists only the flags of the settings it
+// reads. Patterns with a trailing "." cover the keys below them.
+func keepFor(command string) func(key string) bool {
+	if command == "worker" {
+		return nil
+	}
+	// Every tool that talks to a cluster connects as the worker does.
+	connect := []string{"brokers", "client_id", "connect_timeout", "security_protocol", "tls.", "sasl.", "log_level", "log_format"}
+	var patterns []string
+	switch command {
+	case "broker":
+		patterns = []string{"topics.", "log_level", "log_format"}
+	case "produce":
+		patterns = append(connect, "producer.")
+	case "topics":
+		patterns = append(connect, "topics.")
+	default:
+		patterns = connect
+	}
+	return func(key string) bool {
+		for _, p := range patterns {
+			if key == p || strings.HasSuffix(p, ".") && strings.HasPrefix(key, p) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 // parseConfig parses a subcommand's flags and resolves its Config.
 func (a *App) parseConfig(fs *flag.FlagSet, args, environ []string) (Config, error) {
-	l := configTable(a.name).Bind(fs)
+	l := configTable(a.name).BindOnly(fs, keepFor(fs.Name()))
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return Config{}, err

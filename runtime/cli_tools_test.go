@@ -522,3 +522,39 @@ func TestBrokerPortInUseIsReported(t *testing.T) {
 		t.Errorf("stderr = %q, want it to contain %q", r.errOut, want)
 	}
 }
+
+// TestToolUsageListsOnlyItsFlags: a tool's -h shows the settings it reads
+// (connection, and its own), not the worker's.
+func TestToolUsageListsOnlyItsFlags(t *testing.T) {
+	t.Parallel()
+	app := toolApp("events")
+	for _, tc := range []struct {
+		command   string
+		want, not []string
+	}{
+		{"produce", []string{"-brokers", "-client-id", "-topic"}, []string{"-mode", "-max-in-flight", "-commit-interval", "-topics-partitions"}},
+		{"consume", []string{"-brokers", "-from-beginning"}, []string{"-mode", "-state-dir"}},
+		{"topics", []string{"-brokers", "-topics-partitions", "-topics-replication-factor"}, []string{"-mode", "-handler-backoff"}},
+		{"broker", []string{"-listen", "-topics-partitions"}, []string{"-brokers", "-mode", "-group"}},
+		{"worker", []string{"-brokers", "-mode", "-commit-interval", "-state-dir"}, nil},
+	} {
+		r := runTool(t.Context(), app, "", nil, tc.command, "-h")
+		if r.code != 0 {
+			t.Fatalf("%s -h: exit code %d", tc.command, r.code)
+		}
+		for _, f := range tc.want {
+			if !strings.Contains(r.errOut, "  "+f+" ") && !strings.Contains(r.errOut, "  "+f+"\n") {
+				t.Errorf("%s -h lacks %s:\n%s", tc.command, f, r.errOut)
+			}
+		}
+		for _, f := range tc.not {
+			if strings.Contains(r.errOut, "  "+f+" ") || strings.Contains(r.errOut, "  "+f+"\n") {
+				t.Errorf("%s -h lists %s, which it does not use", tc.command, f)
+			}
+		}
+	}
+	// A worker's flag given to a tool is a usage error naming it.
+	if r := runTool(t.Context(), app, "", nil, "produce", "--topic", "events", "--mode", "bulk"); r.code != 2 || !strings.Contains(r.errOut, "-mode") {
+		t.Fatalf("produce --mode: exit %d, stderr %q; want a usage error naming -mode", r.code, r.errOut)
+	}
+}

@@ -135,10 +135,19 @@ func (v *flagValues) Set(s string) error {
 
 // Bind registers --config and one flag per setting on fs; call Load after
 // fs.Parse.
-func (t *Table[C]) Bind(fs *flag.FlagSet) *Loader[C] {
+func (t *Table[C]) Bind(fs *flag.FlagSet) *Loader[C] { return t.BindOnly(fs, nil) }
+
+// BindOnly is Bind with flags only for the settings keep accepts (by key;
+// nil keeps all): a command that uses some settings shows only those in
+// its usage. Load still reads every setting from the file and the
+// environment, which a worker and its tools share.
+func (t *Table[C]) BindOnly(fs *flag.FlagSet, keep func(key string) bool) *Loader[C] {
 	l := &Loader[C]{t: t, fs: fs, values: map[string]*flagValues{}}
 	fs.Var(&l.file, "config", "YAML config `file` (env: "+t.FileEnv+"; default: none)")
 	for _, s := range t.Settings {
+		if keep != nil && !keep(s.Key) {
+			continue
+		}
 		v := new(flagValues)
 		l.values[s.Flag] = v
 		fs.Var(v, s.Flag, FlagUsage(s))
