@@ -37,7 +37,7 @@ func runCLI(ctx context.Context, app *App, args []string, io cli.IO) int {
 
 // commandTable is the worker, the tools, then the app's own commands.
 func (a *App) commandTable() []cli.Command {
-	tools := cli.Env{App: a.name, Topics: a.Topics(), Parse: a.parseCluster}
+	tools := cli.Env{App: a.name, Topics: a.Topics(), Sources: a.SourceTopics(), Parse: a.parseCluster}
 	cmds := append([]cli.Command{{Name: "worker", Summary: "run the app as a worker of its consumer group", Run: a.cmdWorker}},
 		tools.Commands()...)
 	for _, c := range a.commands {
@@ -78,6 +78,8 @@ func keepFor(command string) func(key string) bool {
 		patterns = append(connect, "producer.")
 	case "topics":
 		patterns = append(connect, "topics.")
+	case "lag":
+		patterns = append(connect, "group")
 	default:
 		patterns = connect
 	}
@@ -114,6 +116,7 @@ func (a *App) parseCluster(fs *flag.FlagSet, args, environ []string) (cli.Cluste
 		Client:         []kgo.Opt{kgo.ClientID(cfg.ClientID)},
 		Partitions:     cfg.TopicPartitions,
 		Replication:    cfg.TopicReplication,
+		Group:          cfg.Group,
 		ConnectTimeout: cfg.ConnectTimeout,
 	}, nil
 }

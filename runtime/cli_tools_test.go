@@ -558,3 +558,43 @@ func TestToolUsageListsOnlyItsFlags(t *testing.T) {
 		t.Fatalf("produce --mode: exit %d, stderr %q; want a usage error naming -mode", r.code, r.errOut)
 	}
 }
+
+func TestLagShowsCommittedEndAndOwner(t *testing.T) {
+	t.Parallel()
+	_, brokers := testCluster(t, 2, "events")
+	produce(t, brokers, rec("events", 0, "a", "1"), rec("events", 0, "b", "2"), rec("events", 0, "c", "3"), rec("events", 1, "d", "4"))
+	app := NewApp("lagged", WithLogger(testLogger(t)))
+	Handle(app, &countOnly{}, serde.String(), serde.String(), "events")
+	cfg := testConfig(t, brokers)
+	env := []string{"EDDY_BROKERS=" + strings.Join(brokers, ","), "EDDY_GROUP=" + cfg.Group}
+
+	// Before any worker: nothing committed, every record is lag.
+	out := mustRunEnv(t, app, env, "lag")
+	for _, want := range []string{"group " + cfg.Group, "events  0          -          3    3    -", "events  1          -          1    1    -", "total"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lag before the worker:\n%s\nwant a line with %q", out, want)
+		}
+	}
+	startApp(t, app, cfg)
+	eventually(t, 30*time.Second, "both partitions committed", func() bool {
+		c := committed(t, brokers, cfg.Group, "events")
+		return c[0] == 3 && c[1] == 1
+	})
+	out = mustRunEnv(t, app, env, "lag")
+	for _, want := range []string{"events  0          3          3    0    lagged-", "events  1          1          1    0    lagged-"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lag with the worker:\n%s\nwant a line with %q", out, want)
+		}
+	}
+}
+
+// mustRunEnv runs a subcommand with environ that must succeed and returns
+// its stdout.
+func mustRunEnv(t *testing.T, app *App, environ []string, args ...string) string {
+	t.Helper()
+	r := runTool(t.Context(), app, "", environ, args...)
+	if r.code != 0 {
+		t.Fatalf("%v: exit code %d, stderr:\n%s", args, r.code, r.errOut)
+	}
+	return r.out
+}

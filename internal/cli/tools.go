@@ -23,8 +23,10 @@ import (
 type Env struct {
 	// App is the app's name.
 	App string
-	// Topics are every topic the app declares, in its order.
-	Topics []string
+	// Topics are every topic the app declares, in its order; Sources the
+	// topics its handlers read.
+	Topics  []string
+	Sources []string
 	// Parse registers the app's settings as flags on fs (after the
 	// tool's own), parses args, and resolves the settings from the
 	// flags, the environment and the config file.
@@ -42,6 +44,8 @@ type Cluster struct {
 	// tools create.
 	Partitions  int
 	Replication int
+	// Group is the app's consumer group.
+	Group string
 	// ConnectTimeout bounds a tool's wait for the brokers' first answer.
 	ConnectTimeout time.Duration
 }
@@ -73,6 +77,7 @@ func (e Env) Commands() []Command {
 		{"produce", "produce key<TAB>value lines from stdin to a topic", e.Produce},
 		{"consume", "print a topic's records as key<TAB>value lines", e.Consume},
 		{"topics", "create the app's topics (topics create) or list the cluster's (topics list)", e.TopicsCmd},
+		{"lag", "print the app's group: committed and end offsets, lag and owner per partition", e.Lag},
 	}
 }
 
