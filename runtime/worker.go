@@ -38,6 +38,9 @@ type worker struct {
 	// partitions can be assigned before that.
 	setUp    chan struct{}
 	setUpErr error
+
+	// produceGate bounds handlers' unacknowledged outputs.
+	produceGate *produceGate
 }
 
 // Run runs the app as one worker of its consumer group until ctx is
@@ -62,7 +65,8 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	w := &worker{app: a, cfg: cfg, logger: logger.With("app", a.name), setUp: make(chan struct{})}
+	w := &worker{app: a, cfg: cfg, logger: logger.With("app", a.name), setUp: make(chan struct{}),
+		produceGate: newProduceGate(cfg.ProducerMaxBufferedRecords)}
 	if err := a.checkSteps(cfg.Steps); err != nil {
 		return err
 	}
@@ -100,6 +104,10 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	// For the returns before Run, which closes every session it runs.
 	defer w.member.Close()
 	if err := tel.ObserveEngine(w.member.Engine); err != nil {
+		return fmt.Errorf("runtime: metrics: %w", err)
+	}
+	err = tel.ObserveProduceBuffer(func() int64 { return int64(w.produceGate.buffered()) }, w.produceGate.waits.Load)
+	if err != nil {
 		return fmt.Errorf("runtime: metrics: %w", err)
 	}
 	produceCtx, cancelProduce := context.WithCancel(context.WithoutCancel(ctx))
@@ -176,6 +184,12 @@ func (w *worker) groupConfig() group.Config {
 		Protocol: cfg.GroupProtocol, Balancer: cfg.Balancer,
 		Colocate:       len(w.app.changelogs()) > 0 && len(sources) > 1,
 		SessionTimeout: cfg.SessionTimeout, RebalanceTimeout: cfg.RebalanceTimeout, FetchMaxWait: cfg.FetchMaxWait,
+		StartFrom: cfg.StartFrom, MetadataMaxAge: cfg.MetadataMaxAge,
+		Producer: group.Producer{
+			Acks: cfg.ProducerAcks, Linger: cfg.ProducerLinger, BatchMaxBytes: int32(cfg.ProducerBatchMaxBytes),
+			Compression: cfg.ProducerCompression, DeliveryTimeout: cfg.ProducerDeliveryTimeout,
+			MaxBufferedRecords: cfg.ProducerMaxBufferedRecords,
+		},
 		Partitioner: shards.Partitioner(w.app.changelogs()),
 		Hooks:       w.tel.ClientHooks(),
 		Logger:      w.logger, LogLevel: cfg.LogLevel,
