@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
@@ -35,6 +36,7 @@ type App struct {
 	obs         observability
 	tables      []*appTable
 	outcomes    []func(rec *Record, o Outcome, err error)
+	clientOpts  []kgo.Opt              // WithClientOptions
 	current     atomic.Pointer[worker] // the running worker, for Status
 }
 
@@ -86,6 +88,31 @@ const (
 // WithErrorPolicy sets the policy for handlers without OnError. Default
 // ContinueOnError.
 func WithErrorPolicy(p ErrorPolicy) Option { return func(a *App) { a.errorPolicy = p } }
+
+// WithClientOptions appends opts to the options of the worker's Kafka
+// client, the one that joins the group, consumes the handlers' topics and
+// produces outputs and table changelogs: for what no setting covers
+// (kgo.MaxBufferedBytes, kgo.FetchMaxBytes, kgo.Rack, a dialer of your
+// own). They come after the options Eddy derives from its settings, so
+// where both set the same thing (kgo.ProducerLinger and producer.linger,
+// say) these win. Default: none; options given in several calls add up.
+//
+// Some options would break the worker's guarantees or wiring; do not pass
+// them: kgo.ConsumerGroup, kgo.ConsumeTopics, kgo.ConsumeRegex and
+// kgo.ConsumePartitions (register handlers with Handle or HandlePattern,
+// and set the group), kgo.DisableAutoCommit's opposite kgo.AutoCommitMarks
+// or an autocommit interval (only finished records are committed),
+// kgo.BlockRebalanceOnPoll, kgo.OnPartitionsAssigned,
+// kgo.OnPartitionsRevoked and kgo.OnPartitionsLost (the engine's
+// rebalance callbacks), kgo.RecordPartitioner (table changelogs are
+// placed by partition), kgo.ManualFlushing, kgo.TransactionalID, and
+// kgo.WithContext.
+//
+// Only the group client gets them: the clients that restore tables, follow
+// global tables, and the tools' (produce, consume, topics) do not.
+func WithClientOptions(opts ...kgo.Opt) Option {
+	return func(a *App) { a.clientOpts = append(a.clientOpts, opts...) }
+}
 
 // observability is how an App reports: providers given as options, else
 // its own Prometheus exporter and tracing from the OTEL_* environment.

@@ -502,3 +502,26 @@ func TestProducerBlockedHandlerStopsOnShutdown(t *testing.T) {
 		t.Errorf("in committed to %d; want nothing, no output was acknowledged", got)
 	}
 }
+
+func TestWithClientOptionsComeLast(t *testing.T) {
+	t.Parallel()
+	c, brokers := testCluster(t, 1, "in", "out")
+	produce(t, brokers, rec("in", 0, "k", strings.Repeat("compressible ", 50))) // franz-go sends a batch that would grow uncompressed
+	pw := watchProduces(t, c, brokers, "out")
+	app := NewApp("clientopts", WithLogger(testLogger(t)),
+		WithClientOptions(kgo.ProducerBatchCompression(kgo.GzipCompression())),
+		WithClientOptions(kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite()))
+	out := NewOutput(app, serde.String(), serde.String(), "out")
+	Handle[string, string](app, HandlerFunc[string, string](func(ctx *Context, m *Message[string, string]) error {
+		return out.Produce(ctx, "out", m.Key, m.Value)
+	}), serde.String(), serde.String(), "in")
+	cfg := testConfig(t, brokers)
+	cfg.ProducerCompression = "zstd" // the app's option overrides the setting
+	startApp(t, app, cfg)
+
+	for _, b := range pw.awaitRecords(t, 1) {
+		if b.compression != 1 || b.acks != 1 {
+			t.Errorf("a batch to out has codec %d and acks %d; want gzip (1) and leader (1), from both WithClientOptions", b.compression, b.acks)
+		}
+	}
+}

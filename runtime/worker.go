@@ -192,6 +192,7 @@ func (w *worker) groupConfig() group.Config {
 		},
 		Partitioner: shards.Partitioner(w.app.changelogs()),
 		Hooks:       w.tel.ClientHooks(),
+		UserOptions: w.app.clientOpts,
 		Logger:      w.logger, LogLevel: cfg.LogLevel,
 	}
 }
