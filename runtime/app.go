@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -30,6 +31,7 @@ type App struct {
 	logger      *slog.Logger
 	errorPolicy ErrorPolicy
 	routes      []*route
+	patterns    []*route // HandlePattern's, in registration order
 	outputs     []string
 	errs        []error
 	commands    []appCommand
@@ -40,12 +42,13 @@ type App struct {
 	current     atomic.Pointer[worker] // the running worker, for Status
 }
 
-// route is one source topic and how to build the processor of its
-// partitions.
+// route is one source topic, or a pattern of topics, and how to build the
+// processor of their partitions.
 type route struct {
 	topic    string
-	handler  string    // the handler's type, for messages
-	starters []Starter // its stages' and its own OnStart
+	pattern  *regexp.Regexp // anchored; set instead of topic by HandlePattern
+	handler  string         // the handler's type, for messages
+	starters []Starter      // its stages' and its own OnStart
 	build    func(w *worker, tp actors.TopicPartition, scope shards.Scope) actors.Processor
 }
 
@@ -175,33 +178,70 @@ func (a *App) errorf(format string, args ...any) {
 // Problems (no topics, a topic registered twice, nil codecs or handler, a
 // mistyped hook) are reported by App.Run.
 func Handle[K, V any](app *App, h Handler[K, V], keys serde.Codec[K], values serde.Codec[V], topics ...string) {
+	label := func(name string) string {
+		if name == "" {
+			return fmt.Sprintf("Handle(%v)", topics)
+		}
+		return fmt.Sprintf("Handle(%s, %v)", name, topics)
+	}
+	noTopics := func(name string) error {
+		if len(topics) == 0 {
+			return fmt.Errorf("runtime: Handle(%s): no topics given", name)
+		}
+		return nil
+	}
+	name, starters, build, ok := prepareHandler(app, label, noTopics, h, keys, values)
+	if !ok {
+		return
+	}
+	for i, t := range topics {
+		if prev := app.literalRoute(t); prev != nil {
+			app.errorf("runtime: topic %q has two handlers: %s and %s", t, prev.handler, name)
+			continue
+		}
+		r := &route{topic: t, handler: name, build: build}
+		if i == 0 {
+			r.starters = starters // once per handler, not per topic
+		}
+		app.routes = append(app.routes, r)
+	}
+}
+
+// prepareHandler checks a handler being registered and returns its name,
+// what to start, and how to build its processors; ok is false after it
+// reported a problem. label names the registering call in messages
+// (given "" before the handler's name is known); check, run once the
+// handler and codecs are known good, adds the call's own checks.
+func prepareHandler[K, V any](app *App, label func(name string) string, check func(name string) error,
+	h Handler[K, V], keys serde.Codec[K], values serde.Codec[V]) (
+	name string, starters []Starter, build func(w *worker, tp actors.TopicPartition, scope shards.Scope) actors.Processor, ok bool) {
 	var stages []Stage[K, V]
 	if s, ok := h.(*staged[K, V]); ok {
 		h, stages = s.h, s.stages
 	}
-	name := fmt.Sprintf("%T", h)
+	name = fmt.Sprintf("%T", h)
 	switch {
 	case h == nil || reflect.ValueOf(h).Kind() == reflect.Pointer && reflect.ValueOf(h).IsNil():
-		app.errorf("runtime: Handle(%v): handler is nil", topics)
-		return
+		app.errorf("runtime: %s: handler is nil", label(""))
+		return "", nil, nil, false
 	case keys == nil || values == nil:
-		app.errorf("runtime: Handle(%s, %v): key and value codecs are required", name, topics)
-		return
-	case len(topics) == 0:
-		app.errorf("runtime: Handle(%s): no topics given", name)
-		return
+		app.errorf("runtime: %s: key and value codecs are required", label(name))
+		return "", nil, nil, false
+	}
+	if err := check(name); err != nil {
+		app.errs = append(app.errs, err)
+		return "", nil, nil, false
 	}
 	if errs := checkHooks(h); len(errs) > 0 {
 		for _, err := range errs {
-			app.errorf("runtime: Handle(%s, %v): %w", name, topics, err)
+			app.errorf("runtime: %s: %w", label(name), err)
 		}
-		return
+		return "", nil, nil, false
 	}
-	var starters []Starter
 	for i, st := range stages {
 		if st == nil {
-			app.errorf("runtime: Handle(%s, %v): stage %d is nil", name, topics, i+1)
-			return
+			app.errorf("runtime: %s: stage %d is nil", label(name), i+1)
+			return "", nil, nil, false
 		}
 		if s, ok := st.(Starter); ok {
 			starters = append(starters, s)
@@ -210,26 +250,14 @@ func Handle[K, V any](app *App, h Handler[K, V], keys serde.Codec[K], values ser
 	if s, ok := h.(Starter); ok {
 		starters = append(starters, s)
 	}
-	for i, t := range topics {
-		if prev := app.route(t); prev != nil {
-			app.errorf("runtime: topic %q has two handlers: %s and %s", t, prev.handler, name)
-			continue
-		}
-		r := &route{
-			topic:   t,
-			handler: name,
-			build: func(w *worker, tp actors.TopicPartition, scope shards.Scope) actors.Processor {
-				return newHandlerProcessor(newProcessor(w, tp, scope, h, stages, keys, values))
-			},
-		}
-		if i == 0 {
-			r.starters = starters // once per handler, not per topic
-		}
-		app.routes = append(app.routes, r)
+	build = func(w *worker, tp actors.TopicPartition, scope shards.Scope) actors.Processor {
+		return newHandlerProcessor(newProcessor(w, tp, scope, h, stages, keys, values))
 	}
+	return name, starters, build, true
 }
 
-func (a *App) route(topic string) *route {
+// literalRoute returns the route of topic registered by name, or nil.
+func (a *App) literalRoute(topic string) *route {
 	for _, r := range a.routes {
 		if r.topic == topic {
 			return r
@@ -238,8 +266,26 @@ func (a *App) route(topic string) *route {
 	return nil
 }
 
-// SourceTopics returns the topics the app's handlers read, in registration
-// order.
+// route returns the route that handles topic: the one registered for it
+// by name, else the first pattern registered that matches it, else nil.
+func (a *App) route(topic string) *route {
+	if r := a.literalRoute(topic); r != nil {
+		return r
+	}
+	for _, r := range a.patterns {
+		if r.pattern.MatchString(topic) {
+			return r
+		}
+	}
+	return nil
+}
+
+// allRoutes returns the literal routes, then the patterns'.
+func (a *App) allRoutes() []*route { return append(slices.Clone(a.routes), a.patterns...) }
+
+// SourceTopics returns the topics the app's handlers read by name, in
+// registration order; topics matched by HandlePattern's patterns are not
+// among them.
 func (a *App) SourceTopics() []string {
 	ts := make([]string, len(a.routes))
 	for i, r := range a.routes {
@@ -263,8 +309,11 @@ func (a *App) Topics() []string {
 
 func (a *App) validate() error {
 	errs := slices.Clone(a.errs)
-	if len(a.routes) == 0 {
+	if len(a.routes) == 0 && len(a.patterns) == 0 {
 		errs = append(errs, fmt.Errorf("runtime: app %q has no handlers: register one with runtime.Handle", a.name))
+	}
+	if err := a.checkPatterns(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -284,6 +333,11 @@ func (a *App) Status() (s Status, ok bool) {
 func (a *App) checkSteps(steps [][]string) error {
 	if _, err := modes.NewPlan(steps); err != nil {
 		return fmt.Errorf("runtime: steps: %w", err)
+	}
+	if len(steps) > 0 && len(a.patterns) > 0 {
+		return fmt.Errorf("runtime: steps: app %q has pattern subscriptions (%q), and a step plan holds back every topic but a step's, "+
+			"which topics a pattern matches later would escape: remove the steps setting, or register the topics by name with Handle",
+			a.name, a.Patterns())
 	}
 	sources := a.SourceTopics()
 	var errs []error

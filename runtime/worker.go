@@ -71,7 +71,7 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	// Handlers' own start-up checks before anything starts.
-	for _, r := range a.routes {
+	for _, r := range a.allRoutes() {
 		for _, st := range r.starters {
 			if err := st.OnStart(ctx, cfg); err != nil {
 				return fmt.Errorf("runtime: OnStart of %s: %w", r.handler, err)
@@ -133,7 +133,11 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 		defer srv.Close()
 	}
-	w.logger.Info("worker started", "group", cfg.Group, "topics", a.SourceTopics(), "brokers", strings.Join(w.brokers, ","))
+	attrs := []any{"group", cfg.Group, "topics", a.SourceTopics(), "brokers", strings.Join(w.brokers, ",")}
+	if len(a.patterns) > 0 {
+		attrs = append(attrs, "patterns", a.Patterns())
+	}
+	w.logger.Info("worker started", attrs...)
 	a.current.Store(w)
 	defer a.current.Store(nil)
 	runCtx, stopRun := context.WithCancelCause(ctx)
@@ -180,7 +184,7 @@ func (w *worker) groupConfig() group.Config {
 			Steps:          cfg.Steps,
 			Topics:         sources,
 		},
-		Brokers: w.brokers, ClientID: cfg.ClientID, Group: cfg.Group, Topics: sources,
+		Brokers: w.brokers, ClientID: cfg.ClientID, Group: cfg.Group, Topics: sources, Patterns: w.app.Patterns(),
 		Protocol: cfg.GroupProtocol, Balancer: cfg.Balancer,
 		Colocate:       len(w.app.changelogs()) > 0 && len(sources) > 1,
 		SessionTimeout: cfg.SessionTimeout, RebalanceTimeout: cfg.RebalanceTimeout, FetchMaxWait: cfg.FetchMaxWait,
