@@ -18,6 +18,7 @@ import (
 	"github.com/eddy-streams/eddy/actors"
 	"github.com/eddy-streams/eddy/internal/settings"
 	"github.com/eddy-streams/eddy/internal/shards"
+	"github.com/eddy-streams/eddy/internal/topics"
 	"github.com/eddy-streams/eddy/modes"
 	"github.com/eddy-streams/eddy/serde"
 )
@@ -33,6 +34,7 @@ type App struct {
 	routes      []*route
 	patterns    []*route // HandlePattern's, in registration order
 	outputs     []string
+	declared    []topics.Spec // DeclareTopic's
 	errs        []error
 	commands    []appCommand
 	obs         observability
@@ -294,12 +296,16 @@ func (a *App) SourceTopics() []string {
 	return ts
 }
 
-// Topics returns every topic the app declares: sources, outputs, then the
-// topics global tables follow, without repeats. Changelogs are not among
-// them: the app creates those itself.
+// Topics returns every topic the app declares: sources, outputs, the
+// topics global tables follow, then other topics of DeclareTopic, without
+// repeats. Changelogs are not among them: the app creates those itself.
 func (a *App) Topics() []string {
 	ts := a.SourceTopics()
-	for _, t := range append(slices.Clone(a.outputs), a.globalTopics()...) {
+	others := append(slices.Clone(a.outputs), a.globalTopics()...)
+	for _, d := range a.declared {
+		others = append(others, d.Name)
+	}
+	for _, t := range others {
 		if !slices.Contains(ts, t) {
 			ts = append(ts, t)
 		}
@@ -313,6 +319,9 @@ func (a *App) validate() error {
 		errs = append(errs, fmt.Errorf("runtime: app %q has no handlers: register one with runtime.Handle", a.name))
 	}
 	if err := a.checkPatterns(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := a.checkDeclared(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -36,7 +36,7 @@ func runCLI(ctx context.Context, app *App, args []string, io cli.IO) int {
 
 // commandTable is the worker, the tools, then the app's own commands.
 func (a *App) commandTable() []cli.Command {
-	tools := cli.Env{App: a.name, Topics: a.Topics(), Parse: a.parseCluster}
+	tools := cli.Env{App: a.name, Topics: a.Topics(), Declared: a.declaredTopics(), Patterns: a.Patterns(), Parse: a.parseCluster}
 	cmds := append([]cli.Command{{Name: "worker", Summary: "run the app as a worker of its consumer group", Run: a.cmdWorker}},
 		tools.Commands()...)
 	for _, c := range a.commands {

@@ -220,6 +220,19 @@ type Config struct {
 	// flag --producer-max-buffered-records.
 	ProducerMaxBufferedRecords int
 
+	// TopicsCreateMissing says whether the worker creates, at start, the
+	// app's topics (its handlers' topics by name, outputs, the topics of
+	// global tables and of DeclareTopic) that do not exist: "auto" (the default) creates them on
+	// the embedded broker and not on a configured cluster, where a
+	// missing topic is an error that names it; "true" creates them on
+	// any cluster, with their declared partitions, replication factor and
+	// configs (else topics.partitions and topics.replication_factor);
+	// "false" never does on a configured cluster (the embedded broker
+	// always starts with the app's topics).
+	// YAML topics.create_missing, env EDDY_TOPICS_CREATE_MISSING,
+	// flag --topics-create-missing.
+	TopicsCreateMissing string
+
 	// MaxInFlight is how many records of one partition may be fetched but not
 	// yet handled before fetching that partition pauses. Default 10000; at
 	// least 1.

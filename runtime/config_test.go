@@ -116,6 +116,7 @@ func TestConfigDefaults(t *testing.T) {
 	want.ProducerCompression = "snappy"
 	want.ProducerDeliveryTimeout = 2 * time.Minute
 	want.ProducerMaxBufferedRecords = 50000
+	want.TopicsCreateMissing = "auto"
 	if got := DefaultConfig("orders"); !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultConfig(orders) =\n%+v\nwant\n%+v", got, want)
 	}

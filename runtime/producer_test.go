@@ -347,7 +347,7 @@ func TestConfigClientSettings(t *testing.T) {
 	t.Parallel()
 	in := configInput{
 		file: "consumer:\n  start_from: latest\nproducer:\n  acks: leader\n  linger: 50ms\n  batch_max_bytes: 64KiB\n" +
-			"  compression: ZSTD\n  max_buffered_records: 100\nmetadata_max_age: 30s\n",
+			"  compression: ZSTD\n  max_buffered_records: 100\ntopics:\n  create_missing: yes\nmetadata_max_age: 30s\n",
 		env:  []string{"EDDY_PRODUCER_DELIVERY_TIMEOUT=30s"},
 		args: []string{"--producer-acks", "none"},
 	}
@@ -358,7 +358,7 @@ func TestConfigClientSettings(t *testing.T) {
 	want := DefaultConfig("app")
 	want.StartFrom, want.ProducerAcks, want.ProducerLinger = "latest", "none", 50*time.Millisecond
 	want.ProducerBatchMaxBytes, want.ProducerCompression, want.ProducerMaxBufferedRecords = 64<<10, "zstd", 100
-	want.ProducerDeliveryTimeout, want.MetadataMaxAge = 30*time.Second, 30*time.Second
+	want.ProducerDeliveryTimeout, want.TopicsCreateMissing, want.MetadataMaxAge = 30*time.Second, "true", 30*time.Second
 	if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", want) {
 		t.Errorf("loaded\n%+v\nwant\n%+v", c, want)
 	}
@@ -375,6 +375,7 @@ func TestConfigClientSettings(t *testing.T) {
 		{"--producer-compression=brotli", `"brotli" is not one of snappy, none, gzip, lz4, zstd`},
 		{"--producer-delivery-timeout=500ms", `"500ms" is out of range (must be at least 1s)`},
 		{"--producer-max-buffered-records=0", `"0" is out of range (must be at least 1)`},
+		{"--topics-create-missing=maybe", `--topics-create-missing: "maybe" is not auto, true or false`},
 		{"--metadata-max-age=2h", `"2h" is out of range (must be from 10ms to 1h0m0s)`},
 	} {
 		_, _, err := configInput{args: []string{tc.arg}}.load(t)

@@ -34,6 +34,8 @@ const (
 	acksAll    = "all"
 	acksLeader = "leader"
 	acksNone   = "none"
+
+	createAuto = "auto"
 )
 
 // setting is one entry of the table.
@@ -137,6 +139,9 @@ func configSettings(appName string) []setting {
 			"How long a produced record may go unacknowledged, retries included, before it fails and stops the app."),
 		settings.Int(p, "producer.max_buffered_records", 50000, 1, math.MaxInt, func(c *Config) *int { return &c.ProducerMaxBufferedRecords },
 			"Records produced but not yet acknowledged. A handler producing while the buffer is full blocks until acknowledgements make room (backpressure), so memory stays bounded; table changelog writes share the buffer."),
+		settings.Custom(p, "topics.create_missing", "auto|true|false", createAuto,
+			`Whether the worker creates the app's declared topics that do not exist at start, with their declared partitions, replication and configs: auto creates them on the embedded broker only (on a configured cluster a missing topic is an error), true on any cluster, false never on a configured cluster. One of auto, true, false.`,
+			func(c *Config) *string { return &c.TopicsCreateMissing }, createAuto, parseCreateMissing, func(s string) string { return s }),
 		settings.Int(p, "max_in_flight", 10000, 1, math.MaxInt, func(c *Config) *int { return &c.MaxInFlight },
 			"Records of one partition fetched but not yet handled before fetching that partition pauses."),
 		settings.Custom(p, "mode", "name", "auto",
@@ -215,6 +220,20 @@ func validateConfig(c *Config, from settings.Sources) []settings.Problem {
 			c.Balancer, c.GroupProtocol, from["group_protocol"]))
 	}
 	return ps
+}
+
+// parseCreateMissing reads topics.create_missing: auto, or a boolean in
+// any of the spellings a bool setting takes, stored as "true" or "false".
+func parseCreateMissing(s string) (string, error) {
+	switch strings.ToLower(s) {
+	case createAuto:
+		return createAuto, nil
+	case "1", "t", "true", "yes", "on":
+		return "true", nil
+	case "0", "f", "false", "no", "off":
+		return "false", nil
+	}
+	return "", fmt.Errorf("%q is not auto, true or false", s)
 }
 
 func parseMode(s string) (modes.Mode, error) {

@@ -2,20 +2,15 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"sort"
 	"strings"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/actors"
 	"github.com/eddy-streams/eddy/broker"
-	"github.com/eddy-streams/eddy/internal/cli"
 	"github.com/eddy-streams/eddy/internal/group"
 	"github.com/eddy-streams/eddy/internal/shards"
 	"github.com/eddy-streams/eddy/internal/telemetry"
@@ -79,9 +74,10 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 	}
 	w.brokers = cfg.Brokers
-	if len(w.brokers) == 0 {
+	embedded := len(w.brokers) == 0
+	if embedded {
 		b, err := broker.Start(broker.Options{Listen: "127.0.0.1:9092", FallbackToFreePort: true,
-			Partitions: cfg.TopicPartitions, Topics: a.Topics()})
+			Partitions: cfg.TopicPartitions, Topics: a.Topics(), Declared: brokerTopics(a.declared)})
 		if err != nil {
 			return fmt.Errorf("runtime: embedded broker: %w", err)
 		}
@@ -114,7 +110,7 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	defer cancelProduce()
 	w.produceCtx = produceCtx
 
-	w.setUpErr = w.checkTopics(ctx)
+	w.setUpErr = w.checkTopics(ctx, embedded)
 	if w.setUpErr == nil {
 		w.setUpErr = w.setupTables(ctx)
 	}
@@ -218,33 +214,4 @@ func (w *worker) newProcessor(tp actors.TopicPartition) (actors.Processor, error
 		return r.build(w, tp, nil), nil
 	}
 	return w.tables.Processor(tp.Partition, func(scope shards.Scope) actors.Processor { return r.build(w, tp, scope) })
-}
-
-// checkTopics fails start-up, with a message naming them, when the brokers
-// cannot be reached or a topic the app reads or writes does not exist.
-func (w *worker) checkTopics(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, w.cfg.ConnectTimeout)
-	defer cancel()
-	adm := kadm.NewClient(w.groupClient())
-	topics := w.app.Topics()
-	details, err := adm.ListTopics(ctx, topics...)
-	if err != nil {
-		return fmt.Errorf("runtime: cannot reach the brokers %s within %v: %w (are the addresses right and the brokers up?)",
-			strings.Join(w.brokers, ","), w.cfg.ConnectTimeout, err)
-	}
-	var missing []string
-	for _, t := range topics {
-		d, ok := details[t]
-		if !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
-			missing = append(missing, t)
-		} else if d.Err != nil {
-			return fmt.Errorf("runtime: topic %q: %w", t, d.Err)
-		}
-	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		return fmt.Errorf("runtime: topics missing on %s: %s (create them with `%s topics create`, or check the names)",
-			strings.Join(w.brokers, ","), strings.Join(missing, ", "), cli.Binary())
-	}
-	return nil
 }
