@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -524,5 +525,44 @@ func TestWithClientOptionsComeLast(t *testing.T) {
 		if b.compression != 1 || b.acks != 1 {
 			t.Errorf("a batch to out has codec %d and acks %d; want gzip (1) and leader (1), from both WithClientOptions", b.compression, b.acks)
 		}
+	}
+}
+
+func TestProducerBlockedHandlerStopsOnRevoke(t *testing.T) {
+	t.Parallel()
+	c, brokers := testCluster(t, 2, "in", "out")
+	// Two records per partition: with room for one record in the buffer,
+	// a handler of each partition ends up waiting in Produce.
+	produce(t, brokers, rec("in", 0, "a", "1"), rec("in", 0, "b", "2"), rec("in", 1, "c", "3"), rec("in", 1, "d", "4"))
+	holdProduces(t, c, brokers, "out")
+	j := &journal{}
+	first := forward(t, "blockedrevoke", 1, j)
+	cfg := testConfig(t, brokers)
+	cfg.ProducerMaxBufferedRecords = 1
+	cfg.ShutdownTimeout = 500 * time.Millisecond // the revoke's drain deadline
+	running := startApp(t, first, cfg)
+	eventually(t, 30*time.Second, "both partitions' handlers waiting in Produce", func() bool {
+		w := first.current.Load()
+		return w != nil && w.produceGate.waits.Load() == 2
+	})
+
+	// A second worker joins: the first gives up one partition, whose
+	// handler's wait ends with the revoke's drain deadline.
+	second := forward(t, "blockedrevoke", 1, &journal{})
+	startApp(t, second, cfg)
+	entries := j.await(t, 2)
+	if !slices.ContainsFunc(entries, func(e string) bool {
+		return strings.Contains(e, "gave up waiting for room in the produce buffer") && strings.Contains(e, "context canceled")
+	}) {
+		t.Fatalf("the first worker's handlers saw %q; want a blocked Produce cancelled by the revoke", entries)
+	}
+	eventually(t, 30*time.Second, "each worker with one partition", func() bool {
+		s1, ok1 := first.Status()
+		s2, ok2 := second.Status()
+		return ok1 && ok2 && len(s1.Partitions) == 1 && len(s2.Partitions) == 1
+	})
+	// The first worker goes on with the partition it kept.
+	if first.current.Load() == nil {
+		t.Fatalf("the first worker stopped: %v", running.stop(t))
 	}
 }
