@@ -26,6 +26,15 @@ func recorder(name string, j *journal) HandlerFunc[string, string] {
 
 func TestHandlePatternPicksUpNewTopics(t *testing.T) {
 	t.Parallel()
+	for _, protocol := range []string{"classic", "consumer"} {
+		t.Run(protocol, func(t *testing.T) {
+			t.Parallel()
+			testHandlePatternPicksUpNewTopics(t, protocol)
+		})
+	}
+}
+
+func testHandlePatternPicksUpNewTopics(t *testing.T, protocol string) {
 	_, brokers := testCluster(t, 1, "events-a", "events-special", "other")
 	produce(t, brokers, rec("events-a", 0, "a1", "v"), rec("events-special", 0, "s1", "v"), rec("other", 0, "o1", "v"))
 
@@ -37,6 +46,7 @@ func TestHandlePatternPicksUpNewTopics(t *testing.T) {
 	Handle[string, string](app, recorder("special", j), serde.String(), serde.String(), "events-special", "other")
 	cfg := testConfig(t, brokers)
 	cfg.MetadataMaxAge = 100 * time.Millisecond // so that the new topics below are found at once
+	cfg.GroupProtocol = protocol
 	startApp(t, app, cfg)
 
 	got := j.await(t, 3)
