@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -30,8 +31,13 @@ type Options struct {
 	// Partitions of the Topics created at start and of topics created
 	// later without a count. Default 8.
 	Partitions int
-	// Topics to create at start, if missing.
+	// Topics to create at start, if missing, with Partitions partitions.
 	Topics []string
+	// Declared are topics to create at start, if missing, with a
+	// partition count or configs of their own; a topic also in Topics is
+	// created as declared here. The replication factor is always 1: the
+	// broker is one node.
+	Declared []Topic
 	// CompactionInterval is how often compacted topics are compacted
 	// (log.cleaner.backoff.ms). Default 1s.
 	CompactionInterval time.Duration
@@ -40,6 +46,19 @@ type Options struct {
 	// refused. Default 6s, Kafka's. Tests that kill workers lower it so
 	// that the group notices a dead one sooner.
 	MinSessionTimeout time.Duration
+}
+
+// Topic is a topic created at start with a partition count and configs
+// of its own.
+type Topic struct {
+	Name string
+	// Partitions of the topic; 0 takes Options.Partitions.
+	Partitions int
+	// Configs are topic configs. The broker keeps any, and reports them
+	// when described, but acts only on some: cleanup.policy
+	// (compaction), retention.ms, retention.bytes, max.message.bytes,
+	// segment.bytes and delete.retention.ms.
+	Configs map[string]string
 }
 
 // Broker is an embedded broker running in this process. Its methods are
@@ -91,8 +110,21 @@ func Start(o Options) (*Broker, error) {
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir))
 	}
-	if len(o.Topics) > 0 {
-		opts = append(opts, kfake.SeedTopics(int32(partitions), o.Topics...))
+	// Plain topics are seeded; declared ones, and every topic of a broker
+	// reloaded from a data dir (which seeds nothing), are created by
+	// requests once it runs.
+	topics := o.topics(partitions)
+	var plain []string
+	var declared []Topic
+	for _, t := range topics {
+		if t.Partitions == partitions && len(t.Configs) == 0 && o.DataDir == "" {
+			plain = append(plain, t.Name)
+		} else {
+			declared = append(declared, t)
+		}
+	}
+	if len(plain) > 0 {
+		opts = append(opts, kfake.SeedTopics(int32(partitions), plain...))
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil && o.FallbackToFreePort && port != 0 && errors.Is(err, syscall.EADDRINUSE) {
@@ -103,11 +135,8 @@ func Start(o Options) (*Broker, error) {
 		return nil, fmt.Errorf("broker: listening on %s: %w", net.JoinHostPort(host, strconv.Itoa(port)), err)
 	}
 	b := &Broker{c: c}
-	if o.DataDir != "" {
-		// A broker reloaded from a data dir seeds nothing and starts its
-		// compaction timer only when a topic or a config changes: set
-		// the interval with a request and create what is missing.
-		if err := b.prepare(backoff, partitions, o.Topics); err != nil {
+	if o.DataDir != "" || len(declared) > 0 {
+		if err := b.prepare(o.DataDir != "", backoff, declared); err != nil {
 			c.Close()
 			return nil, err
 		}
@@ -115,9 +144,27 @@ func Start(o Options) (*Broker, error) {
 	return b, nil
 }
 
-// prepare sets the compaction interval with a request and creates the
-// topics that do not exist, remembering which.
-func (b *Broker) prepare(backoff time.Duration, partitions int, topics []string) error {
+// topics returns every topic of o, each once, with its partition count.
+func (o Options) topics(partitions int) []Topic {
+	var out []Topic
+	for _, n := range o.Topics {
+		if !slices.ContainsFunc(o.Declared, func(t Topic) bool { return t.Name == n }) &&
+			!slices.ContainsFunc(out, func(t Topic) bool { return t.Name == n }) {
+			out = append(out, Topic{Name: n, Partitions: partitions})
+		}
+	}
+	for _, t := range o.Declared {
+		t.Partitions = cmp.Or(t.Partitions, partitions)
+		out = append(out, t)
+	}
+	return out
+}
+
+// prepare creates the topics that do not exist. For a broker reloaded
+// from a data dir, which starts its compaction timer only when a topic or
+// a config changes, it first sets the compaction interval with a request,
+// and remembers which topics it created.
+func (b *Broker) prepare(reloaded bool, backoff time.Duration, topics []Topic) error {
 	addr := b.Addrs()[0]
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
@@ -127,28 +174,35 @@ func (b *Broker) prepare(backoff time.Duration, partitions int, topics []string)
 	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithTimeout(context.Background(), setUpTimeout)
 	defer cancel()
-	resps, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{
-		{Op: kadm.SetConfig, Name: "log.cleaner.backoff.ms", Value: kadm.StringPtr(strconv.FormatInt(backoff.Milliseconds(), 10))},
-	})
-	for _, r := range resps {
-		err = cmp.Or(err, r.Err)
-	}
-	if err != nil {
-		return fmt.Errorf("broker: on %s: set log.cleaner.backoff.ms: %w", addr, err)
-	}
-	if len(topics) == 0 {
-		return nil
-	}
-	created, err := adm.CreateTopics(ctx, int32(partitions), 1, nil, topics...)
-	if err != nil {
-		return fmt.Errorf("broker: on %s: create topics: %w", addr, err)
+	if reloaded {
+		resps, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{
+			{Op: kadm.SetConfig, Name: "log.cleaner.backoff.ms", Value: kadm.StringPtr(strconv.FormatInt(backoff.Milliseconds(), 10))},
+		})
+		for _, r := range resps {
+			err = cmp.Or(err, r.Err)
+		}
+		if err != nil {
+			return fmt.Errorf("broker: on %s: set log.cleaner.backoff.ms: %w", addr, err)
+		}
 	}
 	for _, t := range topics {
-		switch r := created[t]; {
-		case r.Err == nil:
-			b.created = append(b.created, t)
-		case !errors.Is(r.Err, kerr.TopicAlreadyExists):
-			return fmt.Errorf("broker: on %s: create topic %q: %w", addr, t, r.Err)
+		configs := map[string]*string{}
+		for k, v := range t.Configs {
+			configs[k] = kadm.StringPtr(v)
+		}
+		r, err := adm.CreateTopic(ctx, int32(t.Partitions), 1, configs, t.Name)
+		if err == nil {
+			err = r.Err
+			if err != nil && r.ErrMessage != "" {
+				err = fmt.Errorf("%w (%s)", err, r.ErrMessage)
+			}
+		}
+		switch {
+		case err == nil && reloaded:
+			b.created = append(b.created, t.Name)
+		case err == nil:
+		case !errors.Is(err, kerr.TopicAlreadyExists):
+			return fmt.Errorf("broker: on %s: create topic %q (%d partitions, configs %v): %w", addr, t.Name, t.Partitions, t.Configs, err)
 		}
 	}
 	return nil
@@ -157,8 +211,8 @@ func (b *Broker) prepare(backoff time.Duration, partitions int, topics []string)
 // Addrs returns the addresses clients connect to.
 func (b *Broker) Addrs() []string { return b.c.ListenAddrs() }
 
-// Created returns the topics of Options.Topics that a broker restarted
-// from its data directory did not have and created.
+// Created returns the topics of Options.Topics and Options.Declared that a
+// broker restarted from its data directory did not have and created.
 func (b *Broker) Created() []string { return b.created }
 
 // Cluster returns the underlying kfake cluster, for tests that inject

@@ -163,3 +163,37 @@ func TestMinSessionTimeout(t *testing.T) {
 		t.Error("Start with a negative minimum session timeout gave no error")
 	}
 }
+
+func TestStartCreatesDeclaredTopics(t *testing.T) {
+	t.Parallel()
+	b, err := broker.Start(broker.Options{Partitions: 3, Topics: []string{"a", "b"}, Declared: []broker.Topic{
+		{Name: "b", Partitions: 5, Configs: map[string]string{"cleanup.policy": "compact"}},
+		{Name: "c", Configs: map[string]string{"retention.ms": "60000"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got := listTopics(t, b.Addrs()); got["a"] != 3 || got["b"] != 5 || got["c"] != 3 {
+		t.Fatalf("topics = %v, want a with 3 partitions, b with its declared 5, c with 3", got)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	rcs, err := kadm.NewClient(cl).DescribeTopicConfigs(t.Context(), "b", "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct{ topic, key, value string }{{"b", "cleanup.policy", "compact"}, {"c", "retention.ms", "60000"}} {
+		rc, err := rcs.On(want.topic, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(rc.Configs, func(c kadm.Config) bool { return c.Key == want.key })
+		if i < 0 || rc.Configs[i].MaybeValue() != want.value {
+			t.Errorf("topic %s: %s is not %s: %+v", want.topic, want.key, want.value, rc.Configs)
+		}
+	}
+}

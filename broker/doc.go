@@ -8,8 +8,9 @@
 //
 // Unlike a bare kfake cluster, a Broker compacts compacted topics every
 // second (Kafka's default of an hour would hide compaction from anyone
-// trying it out) and creates the topics it is given, including after a
-// restart from a data directory.
+// trying it out) and creates the topics it is given, with their own
+// partition counts and configs where declared (Options.Declared),
+// including after a restart from a data directory.
 //
 // The kfake it runs is a patched copy (third_party/kfake, see its
 // PATCHES.md): upstream's classic group coordinator wedged groups whose

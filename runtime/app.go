@@ -6,16 +6,19 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/eddy-streams/eddy/actors"
 	"github.com/eddy-streams/eddy/internal/settings"
 	"github.com/eddy-streams/eddy/internal/shards"
+	"github.com/eddy-streams/eddy/internal/topics"
 	"github.com/eddy-streams/eddy/modes"
 	"github.com/eddy-streams/eddy/serde"
 )
@@ -29,21 +32,25 @@ type App struct {
 	logger      *slog.Logger
 	errorPolicy ErrorPolicy
 	routes      []*route
+	patterns    []*route // HandlePattern's, in registration order
 	outputs     []string
+	declared    []topics.Spec // DeclareTopic's
 	errs        []error
 	commands    []appCommand
 	obs         observability
 	tables      []*appTable
 	outcomes    []func(rec *Record, o Outcome, err error)
+	clientOpts  []kgo.Opt              // WithClientOptions
 	current     atomic.Pointer[worker] // the running worker, for Status
 }
 
-// route is one source topic and how to build the processor of its
-// partitions.
+// route is one source topic, or a pattern of topics, and how to build the
+// processor of their partitions.
 type route struct {
 	topic    string
-	handler  string    // the handler's type, for messages
-	starters []Starter // its stages' and its own OnStart
+	pattern  *regexp.Regexp // anchored; set instead of topic by HandlePattern
+	handler  string         // the handler's type, for messages
+	starters []Starter      // its stages' and its own OnStart
 	build    func(w *worker, tp actors.TopicPartition, scope shards.Scope) actors.Processor
 }
 
@@ -86,6 +93,31 @@ const (
 // WithErrorPolicy sets the policy for handlers without OnError. Default
 // ContinueOnError.
 func WithErrorPolicy(p ErrorPolicy) Option { return func(a *App) { a.errorPolicy = p } }
+
+// WithClientOptions appends opts to the options of the worker's Kafka
+// client, the one that joins the group, consumes the handlers' topics and
+// produces outputs and table changelogs: for what no setting covers
+// (kgo.MaxBufferedBytes, kgo.FetchMaxBytes, kgo.Rack, a dialer of your
+// own). They come after the options Eddy derives from its settings, so
+// where both set the same thing (kgo.ProducerLinger and producer.linger,
+// say) these win. Default: none; options given in several calls add up.
+//
+// Some options would break the worker's guarantees or wiring; do not pass
+// them: kgo.ConsumerGroup, kgo.ConsumeTopics, kgo.ConsumeRegex and
+// kgo.ConsumePartitions (register handlers with Handle or HandlePattern,
+// and set the group), kgo.DisableAutoCommit's opposite kgo.AutoCommitMarks
+// or an autocommit interval (only finished records are committed),
+// kgo.BlockRebalanceOnPoll, kgo.OnPartitionsAssigned,
+// kgo.OnPartitionsRevoked and kgo.OnPartitionsLost (the engine's
+// rebalance callbacks), kgo.RecordPartitioner (table changelogs are
+// placed by partition), kgo.ManualFlushing, kgo.TransactionalID, and
+// kgo.WithContext.
+//
+// Only the group client gets them: the clients that restore tables, follow
+// global tables, and the tools' (produce, consume, topics) do not.
+func WithClientOptions(opts ...kgo.Opt) Option {
+	return func(a *App) { a.clientOpts = append(a.clientOpts, opts...) }
+}
 
 // observability is how an App reports: providers given as options, else
 // its own Prometheus exporter and tracing from the OTEL_* environment.
@@ -148,33 +180,70 @@ func (a *App) errorf(format string, args ...any) {
 // Problems (no topics, a topic registered twice, nil codecs or handler, a
 // mistyped hook) are reported by App.Run.
 func Handle[K, V any](app *App, h Handler[K, V], keys serde.Codec[K], values serde.Codec[V], topics ...string) {
+	label := func(name string) string {
+		if name == "" {
+			return fmt.Sprintf("Handle(%v)", topics)
+		}
+		return fmt.Sprintf("Handle(%s, %v)", name, topics)
+	}
+	noTopics := func(name string) error {
+		if len(topics) == 0 {
+			return fmt.Errorf("runtime: Handle(%s): no topics given", name)
+		}
+		return nil
+	}
+	name, starters, build, ok := prepareHandler(app, label, noTopics, h, keys, values)
+	if !ok {
+		return
+	}
+	for i, t := range topics {
+		if prev := app.literalRoute(t); prev != nil {
+			app.errorf("runtime: topic %q has two handlers: %s and %s", t, prev.handler, name)
+			continue
+		}
+		r := &route{topic: t, handler: name, build: build}
+		if i == 0 {
+			r.starters = starters // once per handler, not per topic
+		}
+		app.routes = append(app.routes, r)
+	}
+}
+
+// prepareHandler checks a handler being registered and returns its name,
+// what to start, and how to build its processors; ok is false after it
+// reported a problem. label names the registering call in messages
+// (given "" before the handler's name is known); check, run once the
+// handler and codecs are known good, adds the call's own checks.
+func prepareHandler[K, V any](app *App, label func(name string) string, check func(name string) error,
+	h Handler[K, V], keys serde.Codec[K], values serde.Codec[V]) (
+	name string, starters []Starter, build func(w *worker, tp actors.TopicPartition, scope shards.Scope) actors.Processor, ok bool) {
 	var stages []Stage[K, V]
 	if s, ok := h.(*staged[K, V]); ok {
 		h, stages = s.h, s.stages
 	}
-	name := fmt.Sprintf("%T", h)
+	name = fmt.Sprintf("%T", h)
 	switch {
 	case h == nil || reflect.ValueOf(h).Kind() == reflect.Pointer && reflect.ValueOf(h).IsNil():
-		app.errorf("runtime: Handle(%v): handler is nil", topics)
-		return
+		app.errorf("runtime: %s: handler is nil", label(""))
+		return "", nil, nil, false
 	case keys == nil || values == nil:
-		app.errorf("runtime: Handle(%s, %v): key and value codecs are required", name, topics)
-		return
-	case len(topics) == 0:
-		app.errorf("runtime: Handle(%s): no topics given", name)
-		return
+		app.errorf("runtime: %s: key and value codecs are required", label(name))
+		return "", nil, nil, false
+	}
+	if err := check(name); err != nil {
+		app.errs = append(app.errs, err)
+		return "", nil, nil, false
 	}
 	if errs := checkHooks(h); len(errs) > 0 {
 		for _, err := range errs {
-			app.errorf("runtime: Handle(%s, %v): %w", name, topics, err)
+			app.errorf("runtime: %s: %w", label(name), err)
 		}
-		return
+		return "", nil, nil, false
 	}
-	var starters []Starter
 	for i, st := range stages {
 		if st == nil {
-			app.errorf("runtime: Handle(%s, %v): stage %d is nil", name, topics, i+1)
-			return
+			app.errorf("runtime: %s: stage %d is nil", label(name), i+1)
+			return "", nil, nil, false
 		}
 		if s, ok := st.(Starter); ok {
 			starters = append(starters, s)
@@ -183,26 +252,14 @@ func Handle[K, V any](app *App, h Handler[K, V], keys serde.Codec[K], values ser
 	if s, ok := h.(Starter); ok {
 		starters = append(starters, s)
 	}
-	for i, t := range topics {
-		if prev := app.route(t); prev != nil {
-			app.errorf("runtime: topic %q has two handlers: %s and %s", t, prev.handler, name)
-			continue
-		}
-		r := &route{
-			topic:   t,
-			handler: name,
-			build: func(w *worker, tp actors.TopicPartition, scope shards.Scope) actors.Processor {
-				return newHandlerProcessor(newProcessor(w, tp, scope, h, stages, keys, values))
-			},
-		}
-		if i == 0 {
-			r.starters = starters // once per handler, not per topic
-		}
-		app.routes = append(app.routes, r)
+	build = func(w *worker, tp actors.TopicPartition, scope shards.Scope) actors.Processor {
+		return newHandlerProcessor(newProcessor(w, tp, scope, h, stages, keys, values))
 	}
+	return name, starters, build, true
 }
 
-func (a *App) route(topic string) *route {
+// literalRoute returns the route of topic registered by name, or nil.
+func (a *App) literalRoute(topic string) *route {
 	for _, r := range a.routes {
 		if r.topic == topic {
 			return r
@@ -211,8 +268,26 @@ func (a *App) route(topic string) *route {
 	return nil
 }
 
-// SourceTopics returns the topics the app's handlers read, in registration
-// order.
+// route returns the route that handles topic: the one registered for it
+// by name, else the first pattern registered that matches it, else nil.
+func (a *App) route(topic string) *route {
+	if r := a.literalRoute(topic); r != nil {
+		return r
+	}
+	for _, r := range a.patterns {
+		if r.pattern.MatchString(topic) {
+			return r
+		}
+	}
+	return nil
+}
+
+// allRoutes returns the literal routes, then the patterns'.
+func (a *App) allRoutes() []*route { return append(slices.Clone(a.routes), a.patterns...) }
+
+// SourceTopics returns the topics the app's handlers read by name, in
+// registration order; topics matched by HandlePattern's patterns are not
+// among them.
 func (a *App) SourceTopics() []string {
 	ts := make([]string, len(a.routes))
 	for i, r := range a.routes {
@@ -221,12 +296,16 @@ func (a *App) SourceTopics() []string {
 	return ts
 }
 
-// Topics returns every topic the app declares: sources, outputs, then the
-// topics global tables follow, without repeats. Changelogs are not among
-// them: the app creates those itself.
+// Topics returns every topic the app declares: sources, outputs, the
+// topics global tables follow, then other topics of DeclareTopic, without
+// repeats. Changelogs are not among them: the app creates those itself.
 func (a *App) Topics() []string {
 	ts := a.SourceTopics()
-	for _, t := range append(slices.Clone(a.outputs), a.globalTopics()...) {
+	others := append(slices.Clone(a.outputs), a.globalTopics()...)
+	for _, d := range a.declared {
+		others = append(others, d.Name)
+	}
+	for _, t := range others {
 		if !slices.Contains(ts, t) {
 			ts = append(ts, t)
 		}
@@ -236,8 +315,14 @@ func (a *App) Topics() []string {
 
 func (a *App) validate() error {
 	errs := slices.Clone(a.errs)
-	if len(a.routes) == 0 {
+	if len(a.routes) == 0 && len(a.patterns) == 0 {
 		errs = append(errs, fmt.Errorf("runtime: app %q has no handlers: register one with runtime.Handle", a.name))
+	}
+	if err := a.checkPatterns(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := a.checkDeclared(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -257,6 +342,11 @@ func (a *App) Status() (s Status, ok bool) {
 func (a *App) checkSteps(steps [][]string) error {
 	if _, err := modes.NewPlan(steps); err != nil {
 		return fmt.Errorf("runtime: steps: %w", err)
+	}
+	if len(steps) > 0 && len(a.patterns) > 0 {
+		return fmt.Errorf("runtime: steps: app %q has pattern subscriptions (%q), and a step plan holds back every topic but a step's, "+
+			"which topics a pattern matches later would escape: remove the steps setting, or register the topics by name with Handle",
+			a.name, a.Patterns())
 	}
 	sources := a.SourceTopics()
 	var errs []error

@@ -37,7 +37,7 @@ func runCLI(ctx context.Context, app *App, args []string, io cli.IO) int {
 
 // commandTable is the worker, the tools, then the app's own commands.
 func (a *App) commandTable() []cli.Command {
-	tools := cli.Env{App: a.name, Topics: a.Topics(), Sources: a.SourceTopics(), Parse: a.parseCluster}
+	tools := cli.Env{App: a.name, Topics: a.Topics(), Sources: a.SourceTopics(), Declared: a.declaredTopics(), Patterns: a.Patterns(), Parse: a.parseCluster}
 	cmds := append([]cli.Command{{Name: "worker", Summary: "run the app as a worker of its consumer group", Run: a.cmdWorker}},
 		tools.Commands()...)
 	for _, c := range a.commands {
@@ -111,7 +111,12 @@ func (a *App) parseCluster(fs *flag.FlagSet, args, environ []string) (cli.Cluste
 	if err != nil {
 		return cli.Cluster{}, err
 	}
+	produce, err := cfg.producer().Options()
+	if err != nil {
+		return cli.Cluster{}, fmt.Errorf("runtime: %w", err)
+	}
 	return cli.Cluster{
+		Producer:       produce,
 		Brokers:        cfg.Brokers,
 		Client:         []kgo.Opt{kgo.ClientID(cfg.ClientID)},
 		Partitions:     cfg.TopicPartitions,

@@ -175,6 +175,7 @@ func TestProduceConsumeTopicsWithoutBrokersFail(t *testing.T) {
 		{"produce", "--topic", "events"},
 		{"consume", "--topic", "events"},
 		{"topics", "create"},
+		{"topics", "describe"},
 		{"topics", "list"},
 	} {
 		r := runTool(t.Context(), app, "k\tv\n", nil, args...)
@@ -300,19 +301,19 @@ func TestTopicsCreateThenList(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("topics create: exit code %d, stderr:\n%s", r.code, r.errOut)
 	}
-	if want := "exists orders (3 partitions)\ncreated orders-enriched (2 partitions)\n"; r.out != want {
+	if want := "exists orders (3 partitions, replication factor 1)\ncreated orders-enriched (2 partitions, replication factor 1)\n"; r.out != want {
 		t.Errorf("topics create printed\n%q\nwant\n%q", r.out, want)
 	}
-	if want := "warning: topic orders has 3 partitions, not the configured 2"; !strings.Contains(r.errOut, want) {
+	if want := "warning: topic orders has 3 partitions, not 2; it is left as it is"; !strings.Contains(r.errOut, want) {
 		t.Errorf("topics create stderr = %q, want it to contain %q", r.errOut, want)
 	}
 
 	// Again, with the verb after the flags: now everything exists.
 	r = runTool(t.Context(), app, "", env, "topics", "--topics-partitions", "3", "create")
-	if want := "exists orders (3 partitions)\nexists orders-enriched (2 partitions)\n"; r.code != 0 || r.out != want {
+	if want := "exists orders (3 partitions, replication factor 1)\nexists orders-enriched (2 partitions, replication factor 1)\n"; r.code != 0 || r.out != want {
 		t.Errorf("second topics create: exit code %d, printed\n%q\nwant\n%q\nstderr:\n%s", r.code, r.out, want, r.errOut)
 	}
-	if want := "warning: topic orders-enriched has 2 partitions, not the configured 3"; !strings.Contains(r.errOut, want) {
+	if want := "warning: topic orders-enriched has 2 partitions, not 3"; !strings.Contains(r.errOut, want) {
 		t.Errorf("second topics create stderr = %q, want it to contain %q", r.errOut, want)
 	}
 
@@ -333,7 +334,7 @@ func TestTopicsUnknownVerbIsUsageError(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"topics", "frobnicate"}, `unknown topics verb "frobnicate": use create (create the app's topics) or list`},
+		{[]string{"topics", "frobnicate"}, `unknown topics verb "frobnicate": use create (create topics), describe (describe topics) or list`},
 		{[]string{"topics"}, "topics needs a verb: create"},
 		{[]string{"topics", "list", "extra"}, `unexpected arguments ["extra"] after topics list`},
 	} {
@@ -597,4 +598,22 @@ func mustRunEnv(t *testing.T, app *App, environ []string, args ...string) string
 		t.Fatalf("%v: exit code %d, stderr:\n%s", args, r.code, r.errOut)
 	}
 	return r.out
+}
+
+// TestProduceToolTakesTheProducerSettings: the produce tool compresses
+// and acknowledges as producer.* says.
+func TestProduceToolTakesTheProducerSettings(t *testing.T) {
+	t.Parallel()
+	c, brokers := testCluster(t, 1, "events")
+	pw := watchProduces(t, c, brokers, "events")
+	r := runTool(t.Context(), toolApp("events"), "k\t"+strings.Repeat("compressible ", 20)+"\n", []string{"EDDY_BROKERS=" + strings.Join(brokers, ",")},
+		"produce", "--topic", "events", "--producer-compression", "zstd", "--producer-acks", "leader")
+	if r.code != 0 {
+		t.Fatalf("produce: exit %d: %s", r.code, r.errOut)
+	}
+	for _, b := range pw.awaitRecords(t, 1) {
+		if b.compression != 4 || b.acks != 1 {
+			t.Fatalf("the tool's batch has codec %d and acks %d; want zstd (4) and leader (1)", b.compression, b.acks)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/group"
 	"github.com/eddy-streams/eddy/modes"
 )
 
@@ -147,6 +148,92 @@ type Config struct {
 	// YAML fetch_max_wait, env EDDY_FETCH_MAX_WAIT, flag --fetch-max-wait.
 	FetchMaxWait time.Duration
 
+	// MetadataMaxAge is how often the Kafka client refreshes what it
+	// knows of the cluster's topics and partitions (Kafka's
+	// metadata.max.age.ms): how soon a topic created after start that
+	// matches a handler's pattern (HandlePattern) is consumed, and how
+	// soon records go to partitions added to a topic. Default 5m0s;
+	// from 10ms to 1h.
+	// YAML metadata_max_age, env EDDY_METADATA_MAX_AGE,
+	// flag --metadata-max-age.
+	MetadataMaxAge time.Duration
+
+	// StartFrom is where the worker starts reading a partition for which
+	// its group has no committed offset (a new group, a new topic or
+	// partition), or whose committed offset no longer exists (deleted by
+	// retention): "earliest", the partition's first record (the
+	// default), or "latest", only records produced from then on (Kafka's
+	// auto.offset.reset). It never moves a group that has committed.
+	// YAML consumer.start_from, env EDDY_CONSUMER_START_FROM,
+	// flag --consumer-start-from.
+	StartFrom string
+
+	// ProducerAcks is how many replicas must have a produced record before
+	// the broker acknowledges it, and so before the source record is
+	// committed: "all" (the default: every in-sync replica, with
+	// idempotent writes, so a retried produce is never written twice),
+	// "leader" (the partition leader only) or "none" (no acknowledgement:
+	// a record counts as delivered once it is written to the connection).
+	// "leader" and "none" turn idempotent writes off, as Kafka requires:
+	// a retry may then write a record twice, and with "none" a broker
+	// failure loses records the worker has committed past.
+	// YAML producer.acks, env EDDY_PRODUCER_ACKS, flag --producer-acks.
+	ProducerAcks string
+
+	// ProducerLinger is how long a partition's records wait for more
+	// before their batch is sent: longer makes fewer, larger batches at
+	// the cost of latency. Default 10ms (franz-go's); from 1ms to 1m.
+	// YAML producer.linger, env EDDY_PRODUCER_LINGER, flag --producer-linger.
+	ProducerLinger time.Duration
+
+	// ProducerBatchMaxBytes caps a produced record batch, before
+	// compression; a record larger than this fails, and stops the app.
+	// Keep it at most the topics' max.message.bytes (Kafka's default
+	// 1048588). Default 1000012 bytes; from 512 to 100MiB.
+	// YAML producer.batch_max_bytes, env EDDY_PRODUCER_BATCH_MAX_BYTES,
+	// flag --producer-batch-max-bytes.
+	ProducerBatchMaxBytes int64
+
+	// ProducerCompression is the codec of produced batches: "snappy" (the
+	// default), "none", "gzip", "lz4" or "zstd". A broker too old for the
+	// codec gets uncompressed batches.
+	// YAML producer.compression, env EDDY_PRODUCER_COMPRESSION,
+	// flag --producer-compression.
+	ProducerCompression string
+
+	// ProducerDeliveryTimeout is how long a produced record may go
+	// unacknowledged, retries included, before it fails: a failed record
+	// stops the app with an error naming it, rather than holding its
+	// source offset while the brokers are away. Default 2m0s; at least 1s.
+	// YAML producer.delivery_timeout, env EDDY_PRODUCER_DELIVERY_TIMEOUT,
+	// flag --producer-delivery-timeout.
+	ProducerDeliveryTimeout time.Duration
+
+	// ProducerMaxBufferedRecords bounds the records produced but not yet
+	// acknowledged. A handler that produces while the buffer is full
+	// blocks in Produce until acknowledgements make room, so that a slow
+	// or unavailable broker slows the handlers down rather than growing
+	// memory (backpressure); the wait ends, with an error, when the
+	// handler's context does (the partition is revoked or the worker
+	// stops). Table changelog writes share the client's buffer of this
+	// size. Default 50000.
+	// YAML producer.max_buffered_records, env EDDY_PRODUCER_MAX_BUFFERED_RECORDS,
+	// flag --producer-max-buffered-records.
+	ProducerMaxBufferedRecords int
+
+	// TopicsCreateMissing says whether the worker creates, at start, the
+	// app's topics (its handlers' topics by name, outputs, the topics of
+	// global tables and of DeclareTopic) that do not exist: "auto" (the default) creates them on
+	// the embedded broker and not on a configured cluster, where a
+	// missing topic is an error that names it; "true" creates them on
+	// any cluster, with their declared partitions, replication factor and
+	// configs (else topics.partitions and topics.replication_factor);
+	// "false" never does on a configured cluster (the embedded broker
+	// always starts with the app's topics).
+	// YAML topics.create_missing, env EDDY_TOPICS_CREATE_MISSING,
+	// flag --topics-create-missing.
+	TopicsCreateMissing string
+
 	// MaxInFlight is how many records of one partition may be fetched but not
 	// yet handled before fetching that partition pauses. Default 10000; at
 	// least 1.
@@ -256,4 +343,13 @@ func (c Config) complete(appName string) (Config, error) {
 // modePolicy is the mode policy the settings describe.
 func (c Config) modePolicy() modes.Policy {
 	return modes.Policy{Mode: c.Mode, LagHigh: int64(c.AutoLagHigh), LagLow: int64(c.AutoLagLow), MinDwell: c.AutoMinDwell}
+}
+
+// producer is the producer tuning the settings describe.
+func (c Config) producer() group.Producer {
+	return group.Producer{
+		Acks: c.ProducerAcks, Linger: c.ProducerLinger, BatchMaxBytes: int32(c.ProducerBatchMaxBytes),
+		Compression: c.ProducerCompression, DeliveryTimeout: c.ProducerDeliveryTimeout,
+		MaxBufferedRecords: c.ProducerMaxBufferedRecords,
+	}
 }

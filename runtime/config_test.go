@@ -107,6 +107,16 @@ func TestConfigDefaults(t *testing.T) {
 		TopicReplication:     1,
 		Settings:             map[string]string{},
 	}
+	// The client and producer settings (kept apart, for merges).
+	want.MetadataMaxAge = 5 * time.Minute
+	want.StartFrom = "earliest"
+	want.ProducerAcks = "all"
+	want.ProducerLinger = 10 * time.Millisecond
+	want.ProducerBatchMaxBytes = 1000012
+	want.ProducerCompression = "snappy"
+	want.ProducerDeliveryTimeout = 2 * time.Minute
+	want.ProducerMaxBufferedRecords = 50000
+	want.TopicsCreateMissing = "auto"
 	if got := DefaultConfig("orders"); !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultConfig(orders) =\n%+v\nwant\n%+v", got, want)
 	}

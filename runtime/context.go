@@ -62,15 +62,27 @@ func (c *Context) Setting(name string) (string, bool) {
 	return v, ok
 }
 
-// Produce sends rec asynchronously and returns at once. rec.Topic must be
-// set; a nil Value sends a tombstone. The record being handled is not
-// committed until rec is acknowledged by the broker, and if the produce
-// fails the app stops with the error and the record is handled again after
-// a restart. Prefer Output.Produce for typed keys and values.
+// Produce sends rec asynchronously: it returns once rec is in the
+// produce buffer. rec.Topic must be set; a nil Value sends a tombstone.
+// The record being handled is not committed until rec is acknowledged by
+// the broker, and if the produce fails the app stops with the error and
+// the record is handled again after a restart. Prefer Output.Produce for
+// typed keys and values.
+//
+// While producer.max_buffered_records records are unacknowledged, Produce
+// blocks until an acknowledgement makes room (backpressure); it returns
+// an error if c ends first, as it does when the partition is revoked or
+// the worker stops: return it, and the record is handled again by the
+// partition's next owner.
 func (c *Context) Produce(rec *Record) error {
 	if rec == nil || rec.Topic == "" {
 		return fmt.Errorf("runtime: produce from %s/%d@%d: record has no topic",
 			c.call.Record.Topic, c.call.Record.Partition, c.call.Record.Offset)
+	}
+	if err := c.w.produceGate.acquire(c.Context); err != nil {
+		return fmt.Errorf("runtime: produce to %s from %s/%d@%d: gave up waiting for room in the produce buffer "+
+			"(producer.max_buffered_records %d): %w", rec.Topic,
+			c.call.Record.Topic, c.call.Record.Partition, c.call.Record.Offset, c.w.cfg.ProducerMaxBufferedRecords, err)
 	}
 	tc := c.outputs[rec.Topic]
 	if tc == nil {
@@ -81,7 +93,9 @@ func (c *Context) Produce(rec *Record) error {
 	release := c.call.Hold()
 	// The client's own context, not the handler's: a produce that was
 	// started must finish even if the partition is being revoked.
+	gate := c.w.produceGate // c is reused for the partition's next record: not read in the promise
 	c.w.groupClient().Produce(c.w.produceCtx, rec, func(_ *Record, err error) {
+		gate.release()
 		if err != nil {
 			tc.Failed.Add(1)
 		} else {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -61,4 +62,34 @@ func seed(brokers []string, topic string, kvs ...string) {
 			panic(err)
 		}
 	}
+}
+
+// A handler for every topic whose whole name matches a pattern: views is
+// not one of them.
+func ExampleHandlePattern() {
+	b, err := broker.Start(broker.Options{Topics: []string{"clicks-eu", "clicks-us", "views"}, Partitions: 1})
+	if err != nil {
+		panic(err)
+	}
+	defer b.Close()
+	seed(b.Addrs(), "clicks-eu", "ann:home")
+	seed(b.Addrs(), "clicks-us", "bob:cart")
+	seed(b.Addrs(), "views", "cy:home")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var seen atomic.Int32 // partitions are handled in parallel
+	app := runtime.NewApp("clicks", runtime.WithLogger(slog.New(slog.DiscardHandler)))
+	runtime.HandlePattern(app, runtime.HandlerFunc[string, string](func(_ *runtime.Context, msg *runtime.Message[string, string]) error {
+		fmt.Printf("%s: %s clicked %s\n", msg.Record.Topic, msg.Key, msg.Value)
+		if seen.Add(1) == 2 {
+			cancel()
+		}
+		return nil
+	}), serde.String(), serde.String(), "clicks-.*")
+	if err := app.Run(ctx, runtime.Config{Brokers: b.Addrs()}); err != nil {
+		panic(err)
+	}
+	// Unordered output:
+	// clicks-eu: ann clicked home
+	// clicks-us: bob clicked cart
 }

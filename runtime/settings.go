@@ -27,6 +27,15 @@ const (
 
 	groupProtocolConsumer = "consumer"
 	defaultBalancer       = "cooperative-sticky"
+
+	startEarliest = "earliest"
+	startLatest   = "latest"
+
+	acksAll    = "all"
+	acksLeader = "leader"
+	acksNone   = "none"
+
+	createAuto = "auto"
 )
 
 // setting is one entry of the table.
@@ -107,6 +116,32 @@ func configSettings(appName string) []setting {
 		settings.Duration(p, "fetch_max_wait", 100*time.Millisecond, time.Millisecond,
 			func(c *Config) *time.Duration { return &c.FetchMaxWait },
 			"Longest a fetch request waits at the broker for records. A partition resumed after backpressure waits for the fetch in flight, so this bounds that stall; lower means more idle fetch requests."),
+		settings.DurationBetween(p, "metadata_max_age", 5*time.Minute, 10*time.Millisecond, time.Hour,
+			func(c *Config) *time.Duration { return &c.MetadataMaxAge },
+			"How often the Kafka client refreshes what it knows of the cluster's topics: how soon a new topic matching a handler's pattern is consumed, and new partitions are produced to."),
+		settings.Choice(p, "consumer.start_from", []string{startEarliest, startLatest},
+			func(c *Config) *string { return &c.StartFrom },
+			"Where a partition without a committed offset (a new group, topic or partition), or whose committed offset was deleted by retention, starts: earliest (its first record) or latest (records produced from then on). A group that has committed is never moved."),
+		settings.Choice(p, "producer.acks", []string{acksAll, acksLeader, acksNone},
+			func(c *Config) *string { return &c.ProducerAcks },
+			"Acknowledgement a produced record needs before its source record may be committed: all (every in-sync replica, with idempotent writes), leader, or none (written to the connection). leader and none turn idempotent writes off: a retry may write a record twice, and with none a broker failure loses records."),
+		settings.DurationBetween(p, "producer.linger", 10*time.Millisecond, time.Millisecond, time.Minute,
+			func(c *Config) *time.Duration { return &c.ProducerLinger },
+			"How long a partition's produced records wait for more before their batch is sent: longer means fewer, larger batches and more latency."),
+		settings.SizeBetween(p, "producer.batch_max_bytes", 1000012, 512, 100<<20,
+			func(c *Config) *int64 { return &c.ProducerBatchMaxBytes },
+			"Largest produced record batch before compression; a larger record fails and stops the app. Keep it at most the topics' max.message.bytes."),
+		settings.Choice(p, "producer.compression", []string{"snappy", "none", "gzip", "lz4", "zstd"},
+			func(c *Config) *string { return &c.ProducerCompression },
+			"Compression of produced batches; a broker too old for the codec gets them uncompressed."),
+		settings.Duration(p, "producer.delivery_timeout", 2*time.Minute, time.Second,
+			func(c *Config) *time.Duration { return &c.ProducerDeliveryTimeout },
+			"How long a produced record may go unacknowledged, retries included, before it fails and stops the app."),
+		settings.Int(p, "producer.max_buffered_records", 50000, 1, math.MaxInt, func(c *Config) *int { return &c.ProducerMaxBufferedRecords },
+			"Records produced but not yet acknowledged. A handler producing while the buffer is full blocks until acknowledgements make room (backpressure), so memory stays bounded; table changelog writes share the buffer."),
+		settings.Custom(p, "topics.create_missing", "auto|true|false", createAuto,
+			`Whether the worker creates the app's declared topics that do not exist at start, with their declared partitions, replication and configs: auto creates them on the embedded broker only (on a configured cluster a missing topic is an error), true on any cluster, false never on a configured cluster. One of auto, true, false.`,
+			func(c *Config) *string { return &c.TopicsCreateMissing }, createAuto, parseCreateMissing, func(s string) string { return s }),
 		settings.Int(p, "max_in_flight", 10000, 1, math.MaxInt, func(c *Config) *int { return &c.MaxInFlight },
 			"Records of one partition fetched but not yet handled before fetching that partition pauses."),
 		settings.Custom(p, "mode", "name", "auto",
@@ -185,6 +220,20 @@ func validateConfig(c *Config, from settings.Sources) []settings.Problem {
 			c.Balancer, c.GroupProtocol, from["group_protocol"]))
 	}
 	return ps
+}
+
+// parseCreateMissing reads topics.create_missing: auto, or a boolean in
+// any of the spellings a bool setting takes, stored as "true" or "false".
+func parseCreateMissing(s string) (string, error) {
+	switch strings.ToLower(s) {
+	case createAuto:
+		return createAuto, nil
+	case "1", "t", "true", "yes", "on":
+		return "true", nil
+	case "0", "f", "false", "no", "off":
+		return "false", nil
+	}
+	return "", fmt.Errorf("%q is not auto, true or false", s)
 }
 
 func parseMode(s string) (modes.Mode, error) {

@@ -2,20 +2,15 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"sort"
 	"strings"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/actors"
 	"github.com/eddy-streams/eddy/broker"
-	"github.com/eddy-streams/eddy/internal/cli"
 	"github.com/eddy-streams/eddy/internal/group"
 	"github.com/eddy-streams/eddy/internal/shards"
 	"github.com/eddy-streams/eddy/internal/telemetry"
@@ -38,6 +33,9 @@ type worker struct {
 	// partitions can be assigned before that.
 	setUp    chan struct{}
 	setUpErr error
+
+	// produceGate bounds handlers' unacknowledged outputs.
+	produceGate *produceGate
 }
 
 // Run runs the app as one worker of its consumer group until ctx is
@@ -62,12 +60,13 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	w := &worker{app: a, cfg: cfg, logger: logger.With("app", a.name), setUp: make(chan struct{})}
+	w := &worker{app: a, cfg: cfg, logger: logger.With("app", a.name), setUp: make(chan struct{}),
+		produceGate: newProduceGate(cfg.ProducerMaxBufferedRecords)}
 	if err := a.checkSteps(cfg.Steps); err != nil {
 		return err
 	}
 	// Handlers' own start-up checks before anything starts.
-	for _, r := range a.routes {
+	for _, r := range a.allRoutes() {
 		for _, st := range r.starters {
 			if err := st.OnStart(ctx, cfg); err != nil {
 				return fmt.Errorf("runtime: OnStart of %s: %w", r.handler, err)
@@ -75,9 +74,10 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 	}
 	w.brokers = cfg.Brokers
-	if len(w.brokers) == 0 {
+	embedded := len(w.brokers) == 0
+	if embedded {
 		b, err := broker.Start(broker.Options{Listen: "127.0.0.1:9092", FallbackToFreePort: true,
-			Partitions: cfg.TopicPartitions, Topics: a.Topics()})
+			Partitions: cfg.TopicPartitions, Topics: a.Topics(), Declared: brokerTopics(a.declared)})
 		if err != nil {
 			return fmt.Errorf("runtime: embedded broker: %w", err)
 		}
@@ -102,11 +102,15 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := tel.ObserveEngine(w.member.Engine); err != nil {
 		return fmt.Errorf("runtime: metrics: %w", err)
 	}
+	err = tel.ObserveProduceBuffer(func() int64 { return int64(w.produceGate.buffered()) }, w.produceGate.waits.Load)
+	if err != nil {
+		return fmt.Errorf("runtime: metrics: %w", err)
+	}
 	produceCtx, cancelProduce := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelProduce()
 	w.produceCtx = produceCtx
 
-	w.setUpErr = w.checkTopics(ctx)
+	w.setUpErr = w.checkTopics(ctx, embedded)
 	if w.setUpErr == nil {
 		w.setUpErr = w.setupTables(ctx)
 	}
@@ -125,7 +129,11 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 		defer srv.Close()
 	}
-	w.logger.Info("worker started", "group", cfg.Group, "topics", a.SourceTopics(), "brokers", strings.Join(w.brokers, ","))
+	attrs := []any{"group", cfg.Group, "topics", a.SourceTopics(), "brokers", strings.Join(w.brokers, ",")}
+	if len(a.patterns) > 0 {
+		attrs = append(attrs, "patterns", a.Patterns())
+	}
+	w.logger.Info("worker started", attrs...)
 	a.current.Store(w)
 	defer a.current.Store(nil)
 	runCtx, stopRun := context.WithCancelCause(ctx)
@@ -172,12 +180,15 @@ func (w *worker) groupConfig() group.Config {
 			Steps:          cfg.Steps,
 			Topics:         sources,
 		},
-		Brokers: w.brokers, ClientID: cfg.ClientID, Group: cfg.Group, Topics: sources,
+		Brokers: w.brokers, ClientID: cfg.ClientID, Group: cfg.Group, Topics: sources, Patterns: w.app.Patterns(),
 		Protocol: cfg.GroupProtocol, Balancer: cfg.Balancer,
 		Colocate:       len(w.app.changelogs()) > 0 && len(sources) > 1,
 		SessionTimeout: cfg.SessionTimeout, RebalanceTimeout: cfg.RebalanceTimeout, FetchMaxWait: cfg.FetchMaxWait,
+		StartFrom: cfg.StartFrom, MetadataMaxAge: cfg.MetadataMaxAge,
+		Producer:    cfg.producer(),
 		Partitioner: shards.Partitioner(w.app.changelogs()),
 		Hooks:       w.tel.ClientHooks(),
+		UserOptions: w.app.clientOpts,
 		Logger:      w.logger, LogLevel: cfg.LogLevel,
 	}
 }
@@ -199,33 +210,4 @@ func (w *worker) newProcessor(tp actors.TopicPartition) (actors.Processor, error
 		return r.build(w, tp, nil), nil
 	}
 	return w.tables.Processor(tp.Partition, func(scope shards.Scope) actors.Processor { return r.build(w, tp, scope) })
-}
-
-// checkTopics fails start-up, with a message naming them, when the brokers
-// cannot be reached or a topic the app reads or writes does not exist.
-func (w *worker) checkTopics(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, w.cfg.ConnectTimeout)
-	defer cancel()
-	adm := kadm.NewClient(w.groupClient())
-	topics := w.app.Topics()
-	details, err := adm.ListTopics(ctx, topics...)
-	if err != nil {
-		return fmt.Errorf("runtime: cannot reach the brokers %s within %v: %w (are the addresses right and the brokers up?)",
-			strings.Join(w.brokers, ","), w.cfg.ConnectTimeout, err)
-	}
-	var missing []string
-	for _, t := range topics {
-		d, ok := details[t]
-		if !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
-			missing = append(missing, t)
-		} else if d.Err != nil {
-			return fmt.Errorf("runtime: topic %q: %w", t, d.Err)
-		}
-	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		return fmt.Errorf("runtime: topics missing on %s: %s (create them with `%s topics create`, or check the names)",
-			strings.Join(w.brokers, ","), strings.Join(missing, ", "), cli.Binary())
-	}
-	return nil
 }

@@ -41,12 +41,11 @@ func (e Env) Produce(ctx context.Context, args []string, io IO) error {
 	if *topic == "" {
 		return UsageErrorf("--topic is required: name the topic to produce to")
 	}
-	cl, err := newClient(c,
-		kgo.RequiredAcks(kgo.AllISRAcks()),
+	cl, err := newClient(c, append(c.Producer[:len(c.Producer):len(c.Producer)],
 		// A topic deleted while we produce fails its records soon
 		// rather than being retried for ever.
 		kgo.UnknownTopicRetries(2),
-		kgo.RecordDeliveryTimeout(produceDeliveryTimeout),
+		kgo.RecordDeliveryTimeout(produceDeliveryTimeout))...,
 	)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/broker"
+	"github.com/eddy-streams/eddy/internal/topics"
 )
 
 // Env is what the tools need from the app: its name and topics, and how to
@@ -24,9 +25,15 @@ type Env struct {
 	// App is the app's name.
 	App string
 	// Topics are every topic the app declares, in its order; Sources the
-	// topics its handlers read.
+	// topics its handlers read by name.
 	Topics  []string
 	Sources []string
+	// Declared are the app's topic declarations (DeclareTopic): what
+	// `topics create` and the broker create them with.
+	Declared []topics.Spec
+	// Patterns are the regular expressions of topics the app's handlers
+	// subscribe to, each matching whole names.
+	Patterns []string
 	// Parse registers the app's settings as flags on fs (after the
 	// tool's own), parses args, and resolves the settings from the
 	// flags, the environment and the config file.
@@ -40,6 +47,9 @@ type Cluster struct {
 	// Client are the options every client of the cluster gets besides
 	// the brokers: client id, TLS, SASL.
 	Client []kgo.Opt
+	// Producer are the producer settings' options: the produce tool takes
+	// them (its own delivery timeout wins).
+	Producer []kgo.Opt
 	// Partitions and Replication are the topic settings of topics the
 	// tools create.
 	Partitions  int
@@ -76,7 +86,7 @@ func (e Env) Commands() []Command {
 		{"broker", "run a standalone embedded Kafka-protocol broker for development", e.Broker},
 		{"produce", "produce key<TAB>value lines from stdin to a topic", e.Produce},
 		{"consume", "print a topic's records as key<TAB>value lines", e.Consume},
-		{"topics", "create the app's topics (topics create) or list the cluster's (topics list)", e.TopicsCmd},
+		{"topics", "create topics (topics create), describe them (topics describe) or list the cluster's (topics list)", e.TopicsCmd},
 		{"lag", "print the app's group: committed and end offsets, lag and owner per partition", e.Lag},
 	}
 }
@@ -175,6 +185,7 @@ func (e Env) Broker(ctx context.Context, args []string, io IO) error {
 		DataDir:           *dataDir,
 		Partitions:        c.Partitions,
 		Topics:            e.Topics,
+		Declared:          e.brokerTopics(),
 		MinSessionTimeout: *minSession,
 	})
 	if errors.Is(err, syscall.EADDRINUSE) {

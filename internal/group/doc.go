@@ -6,8 +6,12 @@
 // which joins as a new member; what outlives sessions (table stores,
 // telemetry, the HTTP server) belongs to the runtime.
 //
-// It also owns how the group client is built: the balancer (range where
-// tables need partition p of every source topic on one worker), session,
-// rebalance and heartbeat timing, the fetch wait, delivery timeout and the
-// client's log. Package runtime fills a Config from its settings.
+// It also owns how the group client is built: what it consumes (topics,
+// and regular expressions of topics, anchored to whole names) and where a
+// partition without a commit starts, the balancer (range where tables need
+// partition p of every source topic on one worker), session, rebalance and
+// heartbeat timing, the fetch wait, metadata refreshes, the producer
+// (acks and idempotence, linger, batch size, compression, delivery
+// timeout, buffer bound) and the client's log; the app's own options come
+// last. Package runtime fills a Config from its settings.
 package group

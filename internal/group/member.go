@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,19 @@ type Config struct {
 	ClientID string
 	Group    string
 	Topics   []string
+	// Patterns, when not empty, are regular expressions of further topics
+	// to consume, each matching a whole topic name; the client then
+	// subscribes by regular expression (Topics are matched literally) and
+	// picks up matching topics created later, at its metadata refreshes.
+	Patterns []string
+	// StartFrom is where a partition without a committed offset starts:
+	// "earliest" (also when empty) or "latest".
+	StartFrom string
+	// MetadataMaxAge is how often the client refreshes its metadata;
+	// zero keeps franz-go's 5m.
+	MetadataMaxAge time.Duration
+	// Producer tunes the records the client produces.
+	Producer Producer
 	// Protocol is "classic" or "consumer" (KIP-848); Balancer one of
 	// cooperative-sticky, sticky, range, roundrobin (classic only).
 	Protocol string
@@ -49,6 +63,10 @@ type Config struct {
 	LogLevel slog.Level
 	// Options are further client options: connection security, tuning.
 	Options []kgo.Opt
+	// UserOptions are the app's own client options
+	// (runtime.WithClientOptions), appended after every other so that
+	// they win.
+	UserOptions []kgo.Opt
 }
 
 // Member is a worker in its group, one session at a time. Engine and
@@ -220,10 +238,6 @@ func (m *Member) clientOptions(engine *actors.Engine) ([]kgo.Opt, error) {
 		kgo.SeedBrokers(c.Brokers...),
 		kgo.ClientID(c.ClientID),
 		kgo.ConsumerGroup(c.Group),
-		kgo.ConsumeTopics(c.Topics...),
-		// A new group starts at the beginning: a stream processor that
-		// silently skipped existing records would surprise.
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(engine.OnAssigned),
@@ -245,18 +259,53 @@ func (m *Member) clientOptions(engine *actors.Engine) ([]kgo.Opt, error) {
 		// app's log; its info lines only at debug level.
 		kgo.WithLogger(kslog.New(c.clientLogger())),
 		kgo.RecordPartitioner(c.Partitioner),
-		// Without it a record is retried for as long as the brokers are
-		// down, holding its source offset (and memory) with it. Two minutes
-		// rides out a broker restart or leader election; a longer outage
-		// fails the record, which stops the worker with an error that
-		// names it, rather than leaving it silently stuck.
-		kgo.RecordDeliveryTimeout(2 * time.Minute),
+	}
+	opts = append(opts, c.consumeOptions()...)
+	produce, err := c.Producer.Options()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, produce...)
+	if c.MetadataMaxAge > 0 {
+		// franz-go refuses a max age below the min age (5s): a short
+		// max age, for new topics of a pattern, lowers both.
+		opts = append(opts, kgo.MetadataMaxAge(c.MetadataMaxAge),
+			kgo.MetadataMinAge(min(5*time.Second, c.MetadataMaxAge)))
 	}
 	if c.Protocol == "consumer" {
 		opts = append(opts, kgo.ServerSideBalancer())
 	}
-	return append(opts, c.Options...), nil
+	opts = append(opts, c.Options...)
+	return append(opts, c.UserOptions...), nil
 }
+
+// consumeOptions say what the client consumes and where it starts.
+func (c *Config) consumeOptions() []kgo.Opt {
+	// A new group starts at the beginning unless told otherwise: a stream
+	// processor that silently skipped existing records would surprise.
+	start := kgo.NewOffset().AtStart()
+	if c.StartFrom == "latest" {
+		start = kgo.NewOffset().AtEnd()
+	}
+	opts := []kgo.Opt{kgo.ConsumeResetOffset(start)}
+	if len(c.Patterns) == 0 {
+		return append(opts, kgo.ConsumeTopics(c.Topics...))
+	}
+	// With ConsumeRegex every topic given is a regular expression: the
+	// literal ones are quoted, and every one anchored, as Kafka's pattern
+	// subscriptions match whole names (franz-go's match anywhere).
+	var res []string
+	for _, t := range c.Topics {
+		res = append(res, "^"+regexp.QuoteMeta(t)+"$")
+	}
+	for _, p := range c.Patterns {
+		res = append(res, Anchor(p))
+	}
+	return append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(res...))
+}
+
+// Anchor makes the regular expression p match whole topic names only.
+func Anchor(p string) string { return "^(?:" + p + ")$" }
 
 // clientLogger is the logger of the Kafka client: warnings and errors,
 // and everything when the app logs at debug level.

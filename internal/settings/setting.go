@@ -75,11 +75,19 @@ func Naming(prefix, key string) (env, flag string) {
 
 // Duration is a time.Duration setting of at least least.
 func Duration[C any](prefix, key string, def, least time.Duration, field func(*C) *time.Duration, doc string) Setting[C] {
+	return DurationBetween(prefix, key, def, least, 0, field, doc)
+}
+
+// DurationBetween is a time.Duration setting from least to most (0: no
+// upper bound).
+func DurationBetween[C any](prefix, key string, def, least, most time.Duration, field func(*C) *time.Duration, doc string) Setting[C] {
 	bound := "at least " + least.String()
-	switch least {
-	case 0:
+	switch {
+	case most > 0:
+		bound = "from " + least.String() + " to " + most.String()
+	case least == 0:
 		bound = "0 or more"
-	case time.Nanosecond:
+	case least == time.Nanosecond:
 		bound = "more than 0"
 	}
 	return scalar(prefix, key, "duration", def.String(), doc+" Must be "+bound+".", field,
@@ -88,7 +96,7 @@ func Duration[C any](prefix, key string, def, least time.Duration, field func(*C
 			if err != nil {
 				return fmt.Errorf("%q is not a duration (e.g. 5s, 250ms)", s)
 			}
-			if d < least {
+			if d < least || most > 0 && d > most {
 				return fmt.Errorf("%q is out of range (must be %s)", s, bound)
 			}
 			*field(c) = d
@@ -123,14 +131,24 @@ func Int[C any](prefix, key string, def, least, most int, field func(*C) *int, d
 // Size is a byte size of at least least: a whole number with an optional
 // unit (KiB, MiB, GiB, or KB, MB, GB).
 func Size[C any](prefix, key string, def, least int64, field func(*C) *int64, doc string) Setting[C] {
-	return scalar(prefix, key, "size", FormatSize(def), doc+" At least "+FormatSize(least)+".", field,
+	return SizeBetween(prefix, key, def, least, 0, field, doc)
+}
+
+// SizeBetween is a byte size from least to most (0: no upper bound),
+// written as Size reads it.
+func SizeBetween[C any](prefix, key string, def, least, most int64, field func(*C) *int64, doc string) Setting[C] {
+	bound := "at least " + FormatSize(least)
+	if most > 0 {
+		bound = "from " + FormatSize(least) + " to " + FormatSize(most)
+	}
+	return scalar(prefix, key, "size", FormatSize(def), doc+" "+strings.ToUpper(bound[:1])+bound[1:]+".", field,
 		func(c *C, s string) error {
 			n, err := ParseSize(s)
 			if err != nil {
 				return err
 			}
-			if n < least {
-				return fmt.Errorf("%q is out of range (must be at least %s)", s, FormatSize(least))
+			if n < least || most > 0 && n > most {
+				return fmt.Errorf("%q is out of range (must be %s)", s, bound)
 			}
 			*field(c) = n
 			return nil
@@ -166,6 +184,8 @@ func FormatSize(n int64) string {
 		return fmt.Sprintf("%dGiB", n>>30)
 	case n != 0 && n%(1<<20) == 0:
 		return fmt.Sprintf("%dMiB", n>>20)
+	case n != 0 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
 	default:
 		return strconv.FormatInt(n, 10)
 	}

@@ -324,6 +324,29 @@ func (t *Telemetry) ObserveTables(shards func(report func(table string, partitio
 	return err
 }
 
+// ObserveProduceBuffer registers the instruments of the handlers' produce
+// buffer: at each collection, buffered returns the records produced and
+// not yet acknowledged, and waits the Produce calls so far that found the
+// buffer full.
+func (t *Telemetry) ObserveProduceBuffer(buffered, waits func() int64) error {
+	records, err := t.meter.Int64ObservableGauge("eddy.produce.buffered", metric.WithUnit("{record}"),
+		metric.WithDescription("Records handlers produced that the brokers have not acknowledged yet (at most producer.max_buffered_records)."))
+	if err != nil {
+		return err
+	}
+	waited, err := t.meter.Int64ObservableCounter("eddy.produce.waits", metric.WithUnit("{call}"),
+		metric.WithDescription("Produce calls that found the produce buffer full and waited for room (backpressure)."))
+	if err != nil {
+		return err
+	}
+	_, err = t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(records, buffered())
+		o.ObserveInt64(waited, waits())
+		return nil
+	}, records, waited)
+	return err
+}
+
 // ObserveEngine registers the gauges read from the engine's status at each
 // collection. current returns the engine running now (the worker replaces
 // it when it rejoins its group), or nil.

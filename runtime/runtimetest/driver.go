@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
 	"slices"
 	"sync"
 	"testing"
@@ -27,6 +28,7 @@ type options struct {
 	timeout    time.Duration
 	configure  []func(*runtime.Config)
 	before     []func(*Driver)
+	topics     []string
 }
 
 // Partitions sets the partition count of the app's topics. Default 1, so
@@ -49,6 +51,16 @@ func Configure(fn func(*runtime.Config)) Option {
 // that reads them. Only Inputs may be used in fn.
 func Before(fn func(d *Driver)) Option {
 	return func(o *options) { o.before = append(o.before, fn) }
+}
+
+// Topics creates topics besides the app's own on the broker, with the
+// driver's partition count, before the app starts: those its patterns
+// (runtime.HandlePattern) match, which it does not declare. An app whose
+// handlers all have patterns needs one of them at start, to be ready.
+// Topics created later are found within the worker's metadata_max_age,
+// which the driver sets to 100ms for an app with patterns.
+func Topics(names ...string) Option {
+	return func(o *options) { o.topics = append(o.topics, names...) }
 }
 
 // Driver is an app running on an embedded broker of its own. Its methods
@@ -115,7 +127,7 @@ func start(t testing.TB, app *runtime.App, opts []Option) (*Driver, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	b, err := broker.Start(broker.Options{Partitions: o.partitions, Topics: app.Topics()})
+	b, err := broker.Start(broker.Options{Partitions: o.partitions, Topics: append(app.Topics(), o.topics...)})
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +145,9 @@ func start(t testing.TB, app *runtime.App, opts []Option) (*Driver, error) {
 	cfg.HTTP = "off"
 	cfg.LogLevel = slog.LevelWarn
 	cfg.TopicPartitions = o.partitions
+	if len(app.Patterns()) > 0 {
+		cfg.MetadataMaxAge = 100 * time.Millisecond // topics a test creates are consumed at once
+	}
 	for _, fn := range o.configure {
 		fn(&cfg)
 	}
@@ -255,14 +270,18 @@ func (d *Driver) Broker() *broker.Broker { return d.broker }
 // Idle waits until the app has handled every record of its source topics
 // and committed it: every output it produced and every table write is then
 // acknowledged by the broker. Records the app produced to topics it also
-// reads count too. It fails the test if the app stopped.
+// reads count too, and so do the topics its patterns (HandlePattern)
+// match. It fails the test if the app stopped.
 func (d *Driver) Idle() {
 	adm := kadm.NewClient(d.keyed)
 	group := d.cfg.Group
-	sources := d.app.SourceTopics()
 	err := d.poll("every record to be handled and committed", func() (bool, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
 		defer cancel()
+		sources, err := d.sources(ctx, adm)
+		if err != nil {
+			return false, err
+		}
 		ends, err := adm.ListEndOffsets(ctx, sources...)
 		if err != nil {
 			return false, fmt.Errorf("listing end offsets: %w", err)
@@ -286,6 +305,30 @@ func (d *Driver) Idle() {
 	if err != nil {
 		d.fatalf("%v", err)
 	}
+}
+
+// sources returns the topics the app reads: those its handlers name, and
+// those on the broker its patterns match.
+func (d *Driver) sources(ctx context.Context, adm *kadm.Client) ([]string, error) {
+	sources := d.app.SourceTopics()
+	patterns := d.app.Patterns()
+	if len(patterns) == 0 {
+		return sources, nil
+	}
+	res := make([]*regexp.Regexp, len(patterns))
+	for i, p := range patterns {
+		res[i] = regexp.MustCompile("^(?:" + p + ")$") // Run refused the app if it did not compile
+	}
+	all, err := adm.ListTopics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing topics: %w", err)
+	}
+	for _, t := range all.Names() {
+		if !slices.Contains(sources, t) && slices.ContainsFunc(res, func(re *regexp.Regexp) bool { return re.MatchString(t) }) {
+			sources = append(sources, t)
+		}
+	}
+	return sources, nil
 }
 
 // Stopped waits for the app to stop by itself and returns Run's error:

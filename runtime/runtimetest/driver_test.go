@@ -147,3 +147,30 @@ func TestReadAndSeed(t *testing.T) {
 		t.Fatalf("changelog as read: %v; want a, k0..k4 with their last values", got)
 	}
 }
+
+// TestIdleWaitsForPatternTopics: Idle covers the topics a pattern matches,
+// those created by Topics and those the app's outputs create.
+func TestIdleWaitsForPatternTopics(t *testing.T) {
+	t.Parallel()
+	app := runtime.NewApp("fanin")
+	out := runtime.NewOutput(app, serde.String(), serde.String(), "events-derived")
+	runtime.HandlePattern(app, runtime.HandlerFunc[string, string](func(ctx *runtime.Context, msg *runtime.Message[string, string]) error {
+		if msg.Record.Topic == "events-derived" {
+			return nil
+		}
+		return out.Produce(ctx, "events-derived", msg.Key, msg.Value)
+	}), serde.String(), serde.String(), "events-.*")
+	d := runtimetest.Start(t, app, runtimetest.Topics("events-a", "events-b"))
+	runtimetest.NewInput(d, "events-a", serde.String(), serde.String()).Send("a", "1")
+	runtimetest.NewInput(d, "events-b", serde.String(), serde.String()).Send("b", "2")
+	d.Idle()
+	// The pattern matches the app's own output too: its records are
+	// handled, and Idle waited for them.
+	handled := map[string]int{}
+	for _, o := range d.Outcomes() {
+		handled[o.Topic]++
+	}
+	if want := map[string]int{"events-a": 1, "events-b": 1, "events-derived": 2}; fmt.Sprint(handled) != fmt.Sprint(want) {
+		t.Errorf("handled records per topic %v; want %v", handled, want)
+	}
+}
