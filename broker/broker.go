@@ -3,6 +3,7 @@ package broker
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
 )
 
 // Options configure Start. The zero value is valid.
@@ -35,13 +37,37 @@ type Options struct {
 	// CompactionInterval is how often compacted topics are compacted
 	// (log.cleaner.backoff.ms). Default 1s.
 	CompactionInterval time.Duration
+	// Users, when not empty, make the broker require SASL authentication
+	// as one of them; each user may authenticate with PLAIN,
+	// SCRAM-SHA-256 or SCRAM-SHA-512. Default none: no authentication.
+	Users []User
+	// TLS, when set, makes the listener speak TLS only, with this
+	// config: its certificate, and ClientAuth and ClientCAs for mutual
+	// TLS. Default nil: plaintext. ServerTLS and GenerateTLS build one.
+	TLS *tls.Config
 }
+
+// User is a user the broker authenticates with SASL.
+type User struct {
+	Name, Password string
+}
+
+// GoString keeps the password out of %#v; String out of %v.
+func (u User) GoString() string { return fmt.Sprintf("broker.User{Name: %q, Password: \"[redacted]\"}", u.Name) }
+
+// String is the user's name: never the password.
+func (u User) String() string { return u.Name }
+
+// saslMechanisms are the mechanisms every user may authenticate with.
+var saslMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
 
 // Broker is an embedded broker running in this process. Its methods are
 // safe for concurrent use.
 type Broker struct {
 	c       *kfake.Cluster
 	created []string
+	users   []User
+	tls     *tls.Config
 }
 
 // setUpTimeout bounds the requests Start makes to the broker it started.
@@ -80,6 +106,20 @@ func Start(o Options) (*Broker, error) {
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir))
 	}
+	for _, u := range o.Users {
+		if u.Name == "" || u.Password == "" {
+			return nil, fmt.Errorf("broker: SASL user %q: a user needs a name and a password", u.Name)
+		}
+		for _, m := range saslMechanisms {
+			opts = append(opts, kfake.Superuser(m, u.Name, u.Password))
+		}
+	}
+	if len(o.Users) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+	}
+	if o.TLS != nil {
+		opts = append(opts, kfake.TLS(o.TLS))
+	}
 	if len(o.Topics) > 0 {
 		opts = append(opts, kfake.SeedTopics(int32(partitions), o.Topics...))
 	}
@@ -91,7 +131,7 @@ func Start(o Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: listening on %s: %w", net.JoinHostPort(host, strconv.Itoa(port)), err)
 	}
-	b := &Broker{c: c}
+	b := &Broker{c: c, users: o.Users, tls: o.TLS}
 	if o.DataDir != "" {
 		// A broker reloaded from a data dir seeds nothing and starts its
 		// compaction timer only when a topic or a config changes: set
@@ -108,7 +148,7 @@ func Start(o Options) (*Broker, error) {
 // topics that do not exist, remembering which.
 func (b *Broker) prepare(backoff time.Duration, partitions int, topics []string) error {
 	addr := b.Addrs()[0]
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	cl, err := kgo.NewClient(append(b.ClientOptions(), kgo.SeedBrokers(addr))...)
 	if err != nil {
 		return fmt.Errorf("broker: on %s: %w", addr, err)
 	}
@@ -141,6 +181,26 @@ func (b *Broker) prepare(backoff time.Duration, partitions int, topics []string)
 		}
 	}
 	return nil
+}
+
+// ClientOptions are the franz-go options of a client of this broker that
+// trusts it without checking its certificate, presents the broker's own
+// certificate where the broker asks for one (GenerateTLS's is valid for
+// clients too), and authenticates as the first user with PLAIN: for the
+// broker's own requests and for tests. They do not name the brokers.
+func (b *Broker) ClientOptions() []kgo.Opt {
+	var opts []kgo.Opt
+	if b.tls != nil {
+		opts = append(opts, kgo.DialTLSConfig(&tls.Config{
+			InsecureSkipVerify: true, //nolint:gosec // the broker dials itself, in this process
+			Certificates:       b.tls.Certificates,
+			MinVersion:         tls.VersionTLS12,
+		}))
+	}
+	if len(b.users) > 0 {
+		opts = append(opts, kgo.SASL(plain.Auth{User: b.users[0].Name, Pass: b.users[0].Password}.AsMechanism()))
+	}
+	return opts
 }
 
 // Addrs returns the addresses clients connect to.
