@@ -134,11 +134,17 @@ func (v *flagValues) Set(s string) error {
 }
 
 // Bind registers --config and one flag per setting on fs; call Load after
-// fs.Parse.
+// fs.Parse. A flag fs already has keeps its meaning: its setting then has
+// no flag on fs (a subcommand's own flag of the same name, such as the
+// broker's --tls-cert-file, shadows the setting's), and still reads the
+// file and the environment.
 func (t *Table[C]) Bind(fs *flag.FlagSet) *Loader[C] {
 	l := &Loader[C]{t: t, fs: fs, values: map[string]*flagValues{}}
 	fs.Var(&l.file, "config", "YAML config `file` (env: "+t.FileEnv+"; default: none)")
 	for _, s := range t.Settings {
+		if fs.Lookup(s.Flag) != nil {
+			continue
+		}
 		v := new(flagValues)
 		l.values[s.Flag] = v
 		fs.Var(v, s.Flag, FlagUsage(s))
@@ -177,10 +183,11 @@ func (l *Loader[C]) Load(environ []string) (C, error) {
 
 	for _, name := range setFlags {
 		i := slices.IndexFunc(l.t.Settings, func(s Setting[C]) bool { return s.Flag == name })
-		if i < 0 {
-			continue // --config, or a flag that is not a setting
+		bound, ok := l.values[name]
+		if i < 0 || !ok {
+			continue // --config, or a flag that is not a setting's
 		}
-		s, values := &l.t.Settings[i], *l.values[name]
+		s, values := &l.t.Settings[i], *bound
 		if s.Kind != Map {
 			values = values[len(values)-1:] // the last one wins
 		}
