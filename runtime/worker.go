@@ -16,6 +16,7 @@ import (
 	"github.com/eddy-streams/eddy/actors"
 	"github.com/eddy-streams/eddy/broker"
 	"github.com/eddy-streams/eddy/internal/cli"
+	"github.com/eddy-streams/eddy/internal/conn"
 	"github.com/eddy-streams/eddy/internal/group"
 	"github.com/eddy-streams/eddy/internal/shards"
 	"github.com/eddy-streams/eddy/internal/telemetry"
@@ -38,6 +39,10 @@ type worker struct {
 	// partitions can be assigned before that.
 	setUp    chan struct{}
 	setUpErr error
+
+	// security is how every client of the worker connects: the group
+	// client (also the admin client), table restores, global tables.
+	security *conn.Security
 }
 
 // Run runs the app as one worker of its consumer group until ctx is
@@ -73,6 +78,16 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 				return fmt.Errorf("runtime: OnStart of %s: %w", r.handler, err)
 			}
 		}
+	}
+	if len(cfg.Brokers) == 0 && cfg.SecurityProtocol != conn.Plaintext {
+		return fmt.Errorf("runtime: security_protocol %s needs brokers: without them the worker starts an embedded broker, "+
+			"which is plaintext (set brokers, or leave security_protocol at plaintext)", cfg.SecurityProtocol)
+	}
+	if w.security, err = cfg.security(); err != nil {
+		return err
+	}
+	if w.security.Insecure() {
+		w.logger.Warn(conn.InsecureWarning)
 	}
 	w.brokers = cfg.Brokers
 	if len(w.brokers) == 0 {
@@ -125,7 +140,8 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 		defer srv.Close()
 	}
-	w.logger.Info("worker started", "group", cfg.Group, "topics", a.SourceTopics(), "brokers", strings.Join(w.brokers, ","))
+	w.logger.Info("worker started", "group", cfg.Group, "topics", a.SourceTopics(), "brokers", strings.Join(w.brokers, ","),
+		"security_protocol", cfg.SecurityProtocol)
 	a.current.Store(w)
 	defer a.current.Store(nil)
 	runCtx, stopRun := context.WithCancelCause(ctx)
@@ -179,6 +195,7 @@ func (w *worker) groupConfig() group.Config {
 		Partitioner: shards.Partitioner(w.app.changelogs()),
 		Hooks:       w.tel.ClientHooks(),
 		Logger:      w.logger, LogLevel: cfg.LogLevel,
+		Options: w.security.Options(),
 	}
 }
 
@@ -209,6 +226,10 @@ func (w *worker) checkTopics(ctx context.Context) error {
 	adm := kadm.NewClient(w.groupClient())
 	topics := w.app.Topics()
 	details, err := adm.ListTopics(ctx, topics...)
+	if e := w.security.Explain(err); e != nil {
+		return fmt.Errorf("runtime: cannot connect to the brokers %s (security_protocol %s): %w",
+			strings.Join(w.brokers, ","), w.security.Protocol(), e)
+	}
 	if err != nil {
 		return fmt.Errorf("runtime: cannot reach the brokers %s within %v: %w (are the addresses right and the brokers up?)",
 			strings.Join(w.brokers, ","), w.cfg.ConnectTimeout, err)
