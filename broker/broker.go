@@ -53,7 +53,9 @@ type User struct {
 }
 
 // GoString keeps the password out of %#v; String out of %v.
-func (u User) GoString() string { return fmt.Sprintf("broker.User{Name: %q, Password: \"[redacted]\"}", u.Name) }
+func (u User) GoString() string {
+	return fmt.Sprintf("broker.User{Name: %q, Password: \"[redacted]\"}", u.Name)
+}
 
 // String is the user's name: never the password.
 func (u User) String() string { return u.Name }

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/internal/cli"
+	"github.com/eddy-streams/eddy/internal/conn"
 )
 
 // Main runs the app's command line: the subcommand named by os.Args[1]
@@ -78,9 +79,19 @@ func (a *App) parseCluster(fs *flag.FlagSet, args, environ []string) (cli.Cluste
 	if err != nil {
 		return cli.Cluster{}, err
 	}
+	sec, err := cfg.security()
+	if err != nil {
+		return cli.Cluster{}, err
+	}
+	var warnings []string
+	if sec.Insecure() {
+		warnings = append(warnings, conn.InsecureWarning)
+	}
 	return cli.Cluster{
 		Brokers:        cfg.Brokers,
-		Client:         []kgo.Opt{kgo.ClientID(cfg.ClientID)},
+		Client:         append([]kgo.Opt{kgo.ClientID(cfg.ClientID)}, sec.Options()...),
+		Explain:        sec.Explain,
+		Warnings:       warnings,
 		Partitions:     cfg.TopicPartitions,
 		Replication:    cfg.TopicReplication,
 		ConnectTimeout: cfg.ConnectTimeout,

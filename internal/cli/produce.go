@@ -41,7 +41,7 @@ func (e Env) Produce(ctx context.Context, args []string, io IO) error {
 	if *topic == "" {
 		return UsageErrorf("--topic is required: name the topic to produce to")
 	}
-	cl, err := newClient(c,
+	cl, err := newClient(c, io,
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		// A topic deleted while we produce fails its records soon
 		// rather than being retried for ever.

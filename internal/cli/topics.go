@@ -41,7 +41,7 @@ func (e Env) TopicsCmd(ctx context.Context, args []string, io IO) error {
 	case len(rest) > 0:
 		return UsageErrorf("unexpected arguments %q after topics %s", rest, verb)
 	}
-	cl, err := newClient(c)
+	cl, err := newClient(c, io)
 	if err != nil {
 		return err
 	}
