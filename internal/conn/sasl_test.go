@@ -55,6 +55,12 @@ func TestNewNamesTheFileItCannotUse(t *testing.T) {
 			[]string{"sasl.password_file " + empty + " is empty"}, nil},
 		{"missing token file", Settings{Protocol: SASLSSL, Mechanism: OAuthBearer, TokenFile: missing},
 			[]string{"sasl.token_file", missing}, fs.ErrNotExist},
+		// Unreadable: a directory where a file should be (root reads
+		// any file, so a mode cannot make one unreadable here).
+		{"password file is a directory", Settings{Protocol: SASLSSL, Mechanism: Plain, Username: "u", PasswordFile: dir},
+			[]string{"sasl.password_file", dir, "is a directory"}, nil},
+		{"CA file is a directory", Settings{Protocol: SSL, CAFile: dir}, []string{"tls.ca_file", dir, "is a directory"}, nil},
+		{"key file is a directory", Settings{Protocol: SSL, CertFile: notPEM, KeyFile: dir}, []string{"tls.key_file", dir, "is a directory"}, nil},
 		{"no password", Settings{Protocol: SASLSSL, Mechanism: Plain, Username: "u"}, []string{"needs a password", "EDDY_SASL_PASSWORD", "sasl.password_file"}, nil},
 		{"both passwords", Settings{Protocol: SASLSSL, Mechanism: Plain, Username: "u", Password: NewSecret("p"), PasswordFile: empty},
 			[]string{"both sasl.password and sasl.password_file"}, nil},
