@@ -67,9 +67,12 @@ func (t *tracker) OnBrokerE2E(meta kgo.BrokerMetadata, key int16, e2e kgo.Broker
 	defer t.mu.Unlock()
 	switch kmsg.Key(key) {
 	case kmsg.ApiVersions:
-		if err == nil {
+		switch {
+		case err == nil:
 			t.mu.versionsOK = true
-		} else if !t.mu.versionsOK {
+		case !t.mu.versionsOK && !timeout(err):
+			// An answer that is not Kafka's, or a close: a broker
+			// that does not answer at all is another matter.
 			t.mu.versionsErr = err
 		}
 	case kmsg.SASLAuthenticate:
@@ -89,6 +92,13 @@ func (t *tracker) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.C
 	t.mu.Lock()
 	t.mu.dialErr = err
 	t.mu.Unlock()
+}
+
+// timeout reports whether err is a deadline that passed, of a context or
+// of a connection.
+func timeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 // succeeded records a finished authentication.

@@ -3,6 +3,7 @@ package conn_test
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -258,5 +259,50 @@ func TestUnsupportedMechanism(t *testing.T) {
 	} {
 		_, took, err := connect(t, b, s)
 		wantError(t, s.Mechanism, err, took, "do not enable SASL mechanism "+s.Mechanism)
+	}
+}
+
+// TestSilentBrokerIsNotExplained: a listener that accepts connections and
+// never answers is no security problem; Explain leaves the caller's
+// message (the brokers did not answer) alone.
+func TestSilentBrokerIsNotExplained(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var held []net.Conn // open, unanswered, until the listener closes
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				for _, c := range held {
+					c.Close()
+				}
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	for _, s := range []conn.Settings{{}, {Protocol: conn.SSL}} {
+		sec, err := conn.New(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl, err := kgo.NewClient(append(sec.Options(), kgo.SeedBrokers(ln.Addr().String()), kgo.RequestTimeoutOverhead(time.Second))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+		_, err = kadm.NewClient(cl).ListTopics(ctx)
+		cancel()
+		cl.Close()
+		if err == nil {
+			t.Fatalf("%s: listed topics of a silent listener", s.Protocol)
+		}
+		if e := sec.Explain(err); e != nil {
+			t.Errorf("%s: Explain(%v) = %v, want nil: a silent broker is not a security problem", s.Protocol, err, e)
+		}
 	}
 }

@@ -147,7 +147,7 @@ func (s *Security) explain(err error) error {
 			return fmt.Errorf("conn: the broker closed the connection at once: it requires TLS "+
 				"(security_protocol is %s: set it to %s)", protocol(st), withTLS(st))
 		}
-	case !st.TLS() && !versionsOK && seen.versionsErr != nil:
+	case !st.TLS() && !versionsOK && seen.versionsErr != nil && !timeout(err):
 		// A TLS listener answers a plaintext request with a TLS alert
 		// record, which franz-go reads as an absurd response size.
 		return fmt.Errorf("conn: the broker did not answer in Kafka's protocol: it requires TLS: %w "+
