@@ -37,6 +37,11 @@ type Options struct {
 	// CompactionInterval is how often compacted topics are compacted
 	// (log.cleaner.backoff.ms). Default 1s.
 	CompactionInterval time.Duration
+	// MinSessionTimeout is the shortest session timeout a group member may
+	// ask for (group.min.session.timeout.ms); a join with a shorter one is
+	// refused. Default 6s, Kafka's. Tests that kill workers lower it so
+	// that the group notices a dead one sooner.
+	MinSessionTimeout time.Duration
 	// Users, when not empty, make the broker require SASL authentication
 	// as one of them; each user may authenticate with PLAIN,
 	// SCRAM-SHA-256 or SCRAM-SHA-512. Default none: no authentication.
@@ -92,12 +97,18 @@ func Start(o Options) (*Broker, error) {
 		}
 		host = cmp.Or(h, host)
 	}
+	if o.MinSessionTimeout < 0 {
+		return nil, fmt.Errorf("broker: minimum session timeout %v is negative (leave it 0 for Kafka's 6s)", o.MinSessionTimeout)
+	}
 	partitions := cmp.Or(o.Partitions, 8)
 	backoff := cmp.Or(o.CompactionInterval, time.Second)
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1), kfake.Ports(port),
 		kfake.DefaultNumPartitions(partitions),
 		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": strconv.FormatInt(backoff.Milliseconds(), 10)}),
+	}
+	if o.MinSessionTimeout > 0 {
+		opts = append(opts, kfake.GroupMinSessionTimeout(o.MinSessionTimeout))
 	}
 	if host != "127.0.0.1" && host != "localhost" {
 		opts = append(opts, kfake.ListenFn(func(network, addr string) (net.Listener, error) {

@@ -7,9 +7,12 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eddy-streams/eddy/broker"
 )
@@ -108,5 +111,55 @@ func TestBadListenAddress(t *testing.T) {
 	t.Parallel()
 	if _, err := broker.Start(broker.Options{Listen: "nonsense"}); err == nil {
 		t.Fatal("Start with listen address \"nonsense\" gave no error")
+	}
+}
+
+// TestMinSessionTimeout: a group member may ask for a session as short as
+// Options.MinSessionTimeout, and no shorter; by default Kafka's 6s.
+func TestMinSessionTimeout(t *testing.T) {
+	t.Parallel()
+	// join sends one JoinGroup with the session timeout and returns its
+	// error code's error (a first join is answered MEMBER_ID_REQUIRED).
+	join := func(b *broker.Broker, session time.Duration) error {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Group = "g"
+		req.SessionTimeoutMillis = int32(session.Milliseconds())
+		req.RebalanceTimeoutMillis = 10000
+		req.ProtocolType = "consumer"
+		proto := kmsg.NewJoinGroupRequestProtocol()
+		proto.Name = "range"
+		req.Protocols = append(req.Protocols, proto)
+		resp, err := req.RequestWith(t.Context(), cl)
+		if err != nil {
+			t.Fatalf("JoinGroup: %v", err)
+		}
+		return kerr.ErrorForCode(resp.ErrorCode)
+	}
+	def, err := broker.Start(broker.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer def.Close()
+	if err := join(def, time.Second); !errors.Is(err, kerr.InvalidSessionTimeout) {
+		t.Errorf("a 1s session on a broker with the default minimum: %v, want INVALID_SESSION_TIMEOUT", err)
+	}
+	short, err := broker.Start(broker.Options{MinSessionTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.Close()
+	if err := join(short, time.Second); !errors.Is(err, kerr.MemberIDRequired) {
+		t.Errorf("a 1s session on a broker with a minimum of 500ms: %v, want the first join's MEMBER_ID_REQUIRED", err)
+	}
+	if err := join(short, 400*time.Millisecond); !errors.Is(err, kerr.InvalidSessionTimeout) {
+		t.Errorf("a 400ms session on a broker with a minimum of 500ms: %v, want INVALID_SESSION_TIMEOUT", err)
+	}
+	if _, err := broker.Start(broker.Options{MinSessionTimeout: -time.Second}); err == nil {
+		t.Error("Start with a negative minimum session timeout gave no error")
 	}
 }

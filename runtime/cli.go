@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -37,7 +38,7 @@ func runCLI(ctx context.Context, app *App, args []string, io cli.IO) int {
 
 // commandTable is the worker, the tools, then the app's own commands.
 func (a *App) commandTable() []cli.Command {
-	tools := cli.Env{App: a.name, Topics: a.Topics(), Parse: a.parseCluster}
+	tools := cli.Env{App: a.name, Topics: a.Topics(), Sources: a.SourceTopics(), Parse: a.parseCluster}
 	cmds := append([]cli.Command{{Name: "worker", Summary: "run the app as a worker of its consumer group", Run: a.cmdWorker}},
 		tools.Commands()...)
 	for _, c := range a.commands {
@@ -61,9 +62,41 @@ func builtinCommand(name string) bool {
 	return false
 }
 
+// keepFor returns which settings the command's flags cover, nil for all
+// (the worker): a tool's -h lists only the flags of the settings it
+// reads. Patterns with a trailing "." cover the keys below them.
+func keepFor(command string) func(key string) bool {
+	if command == "worker" {
+		return nil
+	}
+	// Every tool that talks to a cluster connects as the worker does.
+	connect := []string{"brokers", "client_id", "connect_timeout", "security_protocol", "tls.", "sasl.", "log_level", "log_format"}
+	var patterns []string
+	switch command {
+	case "broker":
+		patterns = []string{"topics.", "log_level", "log_format"}
+	case "produce":
+		patterns = append(connect, "producer.")
+	case "topics":
+		patterns = append(connect, "topics.")
+	case "lag":
+		patterns = append(connect, "group")
+	default:
+		patterns = connect
+	}
+	return func(key string) bool {
+		for _, p := range patterns {
+			if key == p || strings.HasSuffix(p, ".") && strings.HasPrefix(key, p) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 // parseConfig parses a subcommand's flags and resolves its Config.
 func (a *App) parseConfig(fs *flag.FlagSet, args, environ []string) (Config, error) {
-	l := configTable(a.name).Bind(fs)
+	l := configTable(a.name).BindOnly(fs, keepFor(fs.Name()))
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return Config{}, err
@@ -94,6 +127,7 @@ func (a *App) parseCluster(fs *flag.FlagSet, args, environ []string) (cli.Cluste
 		Warnings:       warnings,
 		Partitions:     cfg.TopicPartitions,
 		Replication:    cfg.TopicReplication,
+		Group:          cfg.Group,
 		ConnectTimeout: cfg.ConnectTimeout,
 	}, nil
 }

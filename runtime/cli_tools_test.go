@@ -360,6 +360,7 @@ func TestProduceConsumeBrokerUsageErrors(t *testing.T) {
 		{[]string{"consume", "--topic", "t", "--timeout", "-1s"}, "--timeout -1s: must be 0 (no limit) or more"},
 		{[]string{"produce", "--topic", "t", "stray"}, "unexpected arguments"},
 		{[]string{"broker", "--listen", "nonsense"}, `--listen "nonsense" is not host:port`},
+		{[]string{"broker", "--min-session-timeout", "0s"}, "--min-session-timeout 0s: must be more than 0"},
 	} {
 		r := runTool(t.Context(), app, "", nil, tc.args...)
 		if r.code != 2 {
@@ -520,4 +521,80 @@ func TestBrokerPortInUseIsReported(t *testing.T) {
 	if want := "is another broker running there?"; !strings.Contains(r.errOut, want) {
 		t.Errorf("stderr = %q, want it to contain %q", r.errOut, want)
 	}
+}
+
+// TestToolUsageListsOnlyItsFlags: a tool's -h shows the settings it reads
+// (connection, and its own), not the worker's.
+func TestToolUsageListsOnlyItsFlags(t *testing.T) {
+	t.Parallel()
+	app := toolApp("events")
+	for _, tc := range []struct {
+		command   string
+		want, not []string
+	}{
+		{"produce", []string{"-brokers", "-client-id", "-topic"}, []string{"-mode", "-max-in-flight", "-commit-interval", "-topics-partitions"}},
+		{"consume", []string{"-brokers", "-from-beginning"}, []string{"-mode", "-state-dir"}},
+		{"topics", []string{"-brokers", "-topics-partitions", "-topics-replication-factor"}, []string{"-mode", "-handler-backoff"}},
+		{"broker", []string{"-listen", "-topics-partitions"}, []string{"-brokers", "-mode", "-group"}},
+		{"worker", []string{"-brokers", "-mode", "-commit-interval", "-state-dir"}, nil},
+	} {
+		r := runTool(t.Context(), app, "", nil, tc.command, "-h")
+		if r.code != 0 {
+			t.Fatalf("%s -h: exit code %d", tc.command, r.code)
+		}
+		for _, f := range tc.want {
+			if !strings.Contains(r.errOut, "  "+f+" ") && !strings.Contains(r.errOut, "  "+f+"\n") {
+				t.Errorf("%s -h lacks %s:\n%s", tc.command, f, r.errOut)
+			}
+		}
+		for _, f := range tc.not {
+			if strings.Contains(r.errOut, "  "+f+" ") || strings.Contains(r.errOut, "  "+f+"\n") {
+				t.Errorf("%s -h lists %s, which it does not use", tc.command, f)
+			}
+		}
+	}
+	// A worker's flag given to a tool is a usage error naming it.
+	if r := runTool(t.Context(), app, "", nil, "produce", "--topic", "events", "--mode", "bulk"); r.code != 2 || !strings.Contains(r.errOut, "-mode") {
+		t.Fatalf("produce --mode: exit %d, stderr %q; want a usage error naming -mode", r.code, r.errOut)
+	}
+}
+
+func TestLagShowsCommittedEndAndOwner(t *testing.T) {
+	t.Parallel()
+	_, brokers := testCluster(t, 2, "events")
+	produce(t, brokers, rec("events", 0, "a", "1"), rec("events", 0, "b", "2"), rec("events", 0, "c", "3"), rec("events", 1, "d", "4"))
+	app := NewApp("lagged", WithLogger(testLogger(t)))
+	Handle(app, &countOnly{}, serde.String(), serde.String(), "events")
+	cfg := testConfig(t, brokers)
+	env := []string{"EDDY_BROKERS=" + strings.Join(brokers, ","), "EDDY_GROUP=" + cfg.Group}
+
+	// Before any worker: nothing committed, every record is lag.
+	out := mustRunEnv(t, app, env, "lag")
+	for _, want := range []string{"group " + cfg.Group, "events  0          -          3    3    -", "events  1          -          1    1    -", "total"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lag before the worker:\n%s\nwant a line with %q", out, want)
+		}
+	}
+	startApp(t, app, cfg)
+	eventually(t, 30*time.Second, "both partitions committed", func() bool {
+		c := committed(t, brokers, cfg.Group, "events")
+		return c[0] == 3 && c[1] == 1
+	})
+	out = mustRunEnv(t, app, env, "lag")
+	for _, want := range []string{"events  0          3          3    0    lagged-", "events  1          1          1    0    lagged-"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lag with the worker:\n%s\nwant a line with %q", out, want)
+		}
+	}
+}
+
+// mustRunEnv runs a subcommand with environ that must succeed and returns
+// its stdout.
+func mustRunEnv(t *testing.T, app *App, environ []string, args ...string) string {
+	t.Helper()
+	r := runTool(t.Context(), app, "", environ, args...)
+	if r.code != 0 {
+		t.Fatalf("%v: exit code %d, stderr:\n%s", args, r.code, r.errOut)
+	}
+	return r.out
 }

@@ -7,7 +7,8 @@ package main
 // of tables rely on: a crash loses no count (at-least-once), a restart
 // replays only the changelog past the store's checkpoint and finds its
 // store unlocked, shards move between workers without double counting,
-// and a tombstone deletes a count.
+// and a tombstone deletes a count. churn_test.go has the churn test: a
+// group whose workers are killed and stopped while it rebalances recovers.
 //
 // Every wait awaits an event (a line of output, a record on a topic, a
 // process exit) except where the state has no event (a worker's /status,

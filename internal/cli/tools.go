@@ -25,8 +25,10 @@ import (
 type Env struct {
 	// App is the app's name.
 	App string
-	// Topics are every topic the app declares, in its order.
-	Topics []string
+	// Topics are every topic the app declares, in its order; Sources the
+	// topics its handlers read.
+	Topics  []string
+	Sources []string
 	// Parse registers the app's settings as flags on fs (after the
 	// tool's own), parses args, and resolves the settings from the
 	// flags, the environment and the config file.
@@ -51,6 +53,8 @@ type Cluster struct {
 	// tools create.
 	Partitions  int
 	Replication int
+	// Group is the app's consumer group.
+	Group string
 	// ConnectTimeout bounds a tool's wait for the brokers' first answer.
 	ConnectTimeout time.Duration
 }
@@ -82,6 +86,7 @@ func (e Env) Commands() []Command {
 		{"produce", "produce key<TAB>value lines from stdin to a topic", e.Produce},
 		{"consume", "print a topic's records as key<TAB>value lines", e.Consume},
 		{"topics", "create the app's topics (topics create) or list the cluster's (topics list)", e.TopicsCmd},
+		{"lag", "print the app's group: committed and end offsets, lag and owner per partition", e.Lag},
 	}
 }
 
@@ -169,6 +174,8 @@ func (e Env) Broker(ctx context.Context, args []string, io IO) error {
 	fs := NewFlagSet("broker", io)
 	listen := fs.String("listen", defaultListen, "`host:port` to listen on; port 0 picks a free port")
 	dataDir := fs.String("data-dir", "", "`directory` that keeps topics, records and offsets across restarts (default: none, data is lost on exit)")
+	minSession := fs.Duration("min-session-timeout", 6*time.Second,
+		"shortest session timeout a group member may ask for (group.min.session.timeout.ms); lower it to test workers with short sessions")
 	var users userFlags
 	fs.Var(&users, "sasl-user", "a user clients must authenticate as, `name:password`, with PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 "+
 		"(repeatable; default: none, no authentication)")
@@ -177,7 +184,8 @@ func (e Env) Broker(ctx context.Context, args []string, io IO) error {
 	generate := fs.String("tls-generate", "", "create a fresh CA and a certificate of the broker in `dir` (ca.pem for clients' tls.ca_file; "+
 		"client.pem and client-key.pem for mutual TLS) and speak TLS only")
 	clientCA := fs.String("tls-client-ca-file", "", "require clients to present a certificate this CA (PEM `file`) signed: mutual TLS")
-	SetUsage(fs, "broker [--listen host:port] [--data-dir dir] [--sasl-user name:password ...] [--tls-generate dir | --tls-cert-file f --tls-key-file f]",
+	SetUsage(fs, "broker [--listen host:port] [--data-dir dir] [--min-session-timeout d] [--sasl-user name:password ...] "+
+		"[--tls-generate dir | --tls-cert-file f --tls-key-file f] [--tls-client-ca-file f]",
 		"Runs a Kafka-protocol broker (kfake) in this process, with the app's topics, until interrupted.\n"+
 			"It prints \"broker listening on host:port\" on stdout once clients can connect. With --sasl-user it requires\n"+
 			"SASL authentication; with --tls-generate or --tls-cert-file it speaks TLS only. For development: users given\n"+
@@ -189,6 +197,9 @@ func (e Env) Broker(ctx context.Context, args []string, io IO) error {
 	if err := checkListen(*listen); err != nil {
 		return err
 	}
+	if *minSession <= 0 {
+		return UsageErrorf("--min-session-timeout %v: must be more than 0 (Kafka's default is 6s)", *minSession)
+	}
 	sasl, err := users.users()
 	if err != nil {
 		return err
@@ -199,12 +210,13 @@ func (e Env) Broker(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	b, err := broker.Start(broker.Options{
-		Listen:     *listen,
-		DataDir:    *dataDir,
-		Partitions: c.Partitions,
-		Topics:     e.Topics,
-		Users:      sasl,
-		TLS:        tlsCfg,
+		Listen:            *listen,
+		DataDir:           *dataDir,
+		Partitions:        c.Partitions,
+		Topics:            e.Topics,
+		MinSessionTimeout: *minSession,
+		Users:             sasl,
+		TLS:               tlsCfg,
 	})
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return fmt.Errorf("%w (is another broker running there? pick another port with --listen, "+

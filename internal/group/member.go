@@ -265,5 +265,5 @@ func (c *Config) clientLogger() *slog.Logger {
 	if c.LogLevel <= slog.LevelDebug {
 		floor = slog.LevelDebug
 	}
-	return slog.New(logfloor.New(c.Logger.Handler(), floor)).With("component", "kafka")
+	return slog.New(logfloor.DemoteCanceled(logfloor.New(c.Logger.Handler(), floor))).With("component", "kafka")
 }

@@ -130,6 +130,7 @@ func (o *Output) String() string {
 type Process struct {
 	Name           string
 	Stdout, Stderr *Output
+	Started        time.Time // when it was started
 
 	cmd     *exec.Cmd
 	done    chan struct{} // closed once it exited and its output is read
@@ -160,6 +161,7 @@ func (b *Binary) Start(t *testing.T, name string, stdin io.Reader, args ...strin
 	p.cmd.Stderr = p.Stderr
 	// Bound Wait's copying of the output after an exit.
 	p.cmd.WaitDelay = 5 * time.Second
+	p.Started = time.Now()
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
@@ -282,10 +284,12 @@ type Broker struct {
 }
 
 // StartBroker runs `broker` on a free port with the app's topics of
-// partitions partitions and returns it once it prints its address.
-func (b *Binary) StartBroker(t *testing.T, partitions int) *Broker {
+// partitions partitions, and args (such as --min-session-timeout), and
+// returns it once it prints its address.
+func (b *Binary) StartBroker(t *testing.T, partitions int, args ...string) *Broker {
 	t.Helper()
-	p := b.Start(t, "broker", nil, "broker", "--listen", "127.0.0.1:0", "--topics-partitions", fmt.Sprint(partitions))
+	args = append([]string{"broker", "--listen", "127.0.0.1:0", "--topics-partitions", fmt.Sprint(partitions)}, args...)
+	p := b.Start(t, "broker", nil, args...)
 	addr := p.AwaitLine(t, p.Stdout, brokerAddrRE, 30*time.Second, "the broker's address")[1]
 	return &Broker{Addr: addr, Client: testkit.NewClient(t, []string{addr})}
 }
@@ -310,12 +314,29 @@ type Worker struct {
 // group and restored its tables.
 func (b *Binary) StartWorker(t *testing.T, name string, args ...string) *Worker {
 	t.Helper()
+	w := b.LaunchWorker(t, name, args...)
+	w.AwaitReady(t, 30*time.Second)
+	return w
+}
+
+// LaunchWorker runs a worker as StartWorker does, but returns as soon as
+// its HTTP server listens, which is just before it sets out to join its
+// group: for tests that act on a worker while it joins.
+func (b *Binary) LaunchWorker(t *testing.T, name string, args ...string) *Worker {
+	t.Helper()
 	p := b.Start(t, name, nil, append([]string{"worker", "--http", "127.0.0.1:0", "--log-level", "info"}, args...)...)
 	w := &Worker{Process: p}
 	w.HTTP = p.AwaitLine(t, p.Stderr, httpAddrRE, 30*time.Second, "the HTTP server's address")[1]
-	testkit.Eventually(t, 30*time.Second, name+" to be ready (GET /readyz answering 200)", func() (bool, string) {
-		if p.Exited() {
-			t.Fatalf("%s exited (%s) before it was ready", name, p.state)
+	return w
+}
+
+// AwaitReady waits up to timeout until GET /readyz answers 200: the worker
+// joined its group and restored its tables.
+func (w *Worker) AwaitReady(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	testkit.Eventually(t, timeout, w.Name+" to be ready (GET /readyz answering 200)", func() (bool, string) {
+		if w.Exited() {
+			t.Fatalf("%s exited (%s) before it was ready", w.Name, w.state)
 		}
 		code, body, err := w.Get("/readyz")
 		if err != nil {
@@ -323,7 +344,6 @@ func (b *Binary) StartWorker(t *testing.T, name string, args ...string) *Worker 
 		}
 		return code == http.StatusOK, fmt.Sprintf("%d %s", code, body)
 	})
-	return w
 }
 
 // Get fetches path from the worker's HTTP server (testkit.Get).
@@ -348,6 +368,14 @@ type Status struct {
 		Skipped      int64 `json:"skipped"`
 		DecodeErrors int64 `json:"decode_errors"`
 	} `json:"records"`
+	Membership struct {
+		MemberID   string `json:"member_id"`
+		Generation int32  `json:"generation"`
+		Stable     bool   `json:"stable"`
+	} `json:"membership"`
+	// Rejoins counts the group guard's rejoins as a new member: 0 on a
+	// healthy broker.
+	Rejoins int64 `json:"rejoins"`
 }
 
 // PartitionStatus is one partition a worker holds.

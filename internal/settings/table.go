@@ -134,15 +134,20 @@ func (v *flagValues) Set(s string) error {
 }
 
 // Bind registers --config and one flag per setting on fs; call Load after
-// fs.Parse. A flag fs already has keeps its meaning: its setting then has
-// no flag on fs (a subcommand's own flag of the same name, such as the
-// broker's --tls-cert-file, shadows the setting's), and still reads the
-// file and the environment.
-func (t *Table[C]) Bind(fs *flag.FlagSet) *Loader[C] {
+// fs.Parse.
+func (t *Table[C]) Bind(fs *flag.FlagSet) *Loader[C] { return t.BindOnly(fs, nil) }
+
+// BindOnly is Bind with flags only for the settings keep accepts (by key;
+// nil keeps all): a command that uses some settings shows only those in
+// its usage. Load still reads every setting from the file and the
+// environment, which a worker and its tools share. A flag fs already has
+// keeps its meaning too: its setting then has no flag on fs (a
+// subcommand's own flag of the same name shadows the setting's).
+func (t *Table[C]) BindOnly(fs *flag.FlagSet, keep func(key string) bool) *Loader[C] {
 	l := &Loader[C]{t: t, fs: fs, values: map[string]*flagValues{}}
 	fs.Var(&l.file, "config", "YAML config `file` (env: "+t.FileEnv+"; default: none)")
 	for _, s := range t.Settings {
-		if fs.Lookup(s.Flag) != nil {
+		if keep != nil && !keep(s.Key) || fs.Lookup(s.Flag) != nil {
 			continue
 		}
 		v := new(flagValues)

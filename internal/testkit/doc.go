@@ -3,7 +3,8 @@
 // has no event (Eventually, Within), state that goroutines change and a
 // test awaits conditions on (Watch), clients of a test broker (NewClient),
 // synchronous produces (Produce, ProduceKeyed), committed and end offsets
-// (Committed, EndOffsets), reading records back (Consume, ReadToEnd,
+// (Committed, EndOffsets), a group as its coordinator sees it
+// (DescribeGroup), reading records back (Consume, ReadToEnd,
 // LastValues, StartConsumer), a stream produced at a steady pace
 // (ProducePaced), a function such as an app's Run in the background
 // (Background), an app's logs in the test's log (Logger), and reads of a

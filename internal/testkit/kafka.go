@@ -95,6 +95,30 @@ func Committed(t testing.TB, brokers []string, group, topic string) map[int32]in
 	return out
 }
 
+// DescribeGroup returns group as its coordinator describes it: its state
+// (Stable, PreparingRebalance, CompletingRebalance, Empty, Dead) and its
+// members, those waiting in a rebalance included. A group that does not
+// exist is Dead, without members.
+func DescribeGroup(t testing.TB, brokers []string, group string) kadm.DescribedGroup {
+	t.Helper()
+	var out kadm.DescribedGroup
+	withClient(t, brokers, nil, func(ctx context.Context, cl *kgo.Client) {
+		described, err := kadm.NewClient(cl).DescribeGroups(ctx, group)
+		if err == nil {
+			err = described.Error()
+		}
+		switch {
+		case errors.Is(err, kerr.GroupIDNotFound): // kfake's answer; Kafka's is Dead
+			out = kadm.DescribedGroup{Group: group, State: "Dead"}
+		case err != nil:
+			t.Fatalf("describing group %s: %v", group, err)
+		default:
+			out = described[group]
+		}
+	})
+	return out
+}
+
 // EndOffsets returns the end offset of each partition of topic: the offset
 // the next record produced to it will have.
 func EndOffsets(t testing.TB, brokers []string, topic string) map[int32]int64 {

@@ -139,6 +139,15 @@ func TestKafka(t *testing.T) {
 		t.Errorf("Committed = %v, want map[2:1]", got)
 	}
 
+	if g := DescribeGroup(t, brokers, "nobody"); g.State != "Dead" || len(g.Members) != 0 {
+		t.Errorf("DescribeGroup of a group that does not exist: state %q, members %v; want Dead, none", g.State, g.Members)
+	}
+	member := NewClient(t, brokers, kgo.ClientID("member-1"), kgo.ConsumerGroup("described"), kgo.ConsumeTopics("t"))
+	member.PollRecords(t.Context(), 1) // joins the group; t has records
+	if g := DescribeGroup(t, brokers, "described"); g.State != "Stable" || len(g.Members) != 1 || g.Members[0].ClientID != "member-1" {
+		t.Errorf("DescribeGroup of a group of one member: state %q, members %+v; want Stable, one of client id member-1", g.State, g.Members)
+	}
+
 	var seen []string // under cons's lock
 	cons := StartConsumer(t, brokers, func(r *kgo.Record) { seen = append(seen, string(r.Value)) }, "t")
 	cons.Await(t, time.Minute, "the 4 records from the start", func() (bool, string) { return len(seen) == 4, fmt.Sprint(seen) })
