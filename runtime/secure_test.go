@@ -233,6 +233,15 @@ func TestToolsOverSASLSSL(t *testing.T) {
 	if want := "k1\tv1\nk2\tv2\n"; got != want {
 		t.Errorf("consume printed %q, want %q", got, want)
 	}
+	// lag reads the app's group over the same connection.
+	if out := run("", env, "lag"); out == "" {
+		t.Error("lag printed nothing")
+	}
+	// The tools' -h lists the connection settings.
+	if r := runTool(t.Context(), app, "", nil, "consume", "-h"); r.code != 0 || !strings.Contains(r.errOut, "-sasl-password-file") ||
+		!strings.Contains(r.errOut, "-tls-ca-file") || !strings.Contains(r.errOut, "-security-protocol") {
+		t.Errorf("consume -h: exit code %d; want the connection settings listed:\n%s", r.code, r.errOut)
+	}
 	// insecure_skip_verify works, and warns.
 	insecure := append(env[:2:2], "EDDY_SASL_MECHANISM=SCRAM-SHA-512", "EDDY_SASL_USERNAME=other", "EDDY_SASL_PASSWORD=other-pw",
 		"EDDY_TLS_INSECURE_SKIP_VERIFY=true")
