@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 func write(t *testing.T, path, content string) {
@@ -218,5 +221,41 @@ func TestMSKIAMUsesTheDefaultCredentialChain(t *testing.T) {
 	_, _, err = sec.sasl.Authenticate(ctx, "b-1.demo.abc123.c2.kafka.us-east-1.amazonaws.com:9098")
 	if err == nil || !strings.Contains(err.Error(), "no AWS credentials") || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
 		t.Errorf("without credentials: error %v, want one saying none were found and where the chain looks", err)
+	}
+}
+
+// TestExplainBrokerAnswers: what Kafka answers (rather than closing the
+// connection, as kfake does) is explained too.
+func TestExplainBrokerAnswers(t *testing.T) {
+	t.Parallel()
+	sec, err := New(Settings{Protocol: SASLSSL, Mechanism: ScramSHA512, Username: "orders", Password: NewSecret("pw")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		err  error
+		want []string
+	}{
+		{fmt.Errorf("request: %w", kerr.SaslAuthenticationFailed),
+			[]string{"authentication failed", "SASL SCRAM-SHA-512", `user "orders"`, "SASL_AUTHENTICATION_FAILED"}},
+		{kerr.TopicAuthorizationFailed, []string{`authenticated user "orders" but refuse it this`, "ACLs"}},
+		{kerr.IllegalSaslState, []string{"did not expect SASL on this listener"}},
+	} {
+		got := sec.Explain(tt.err)
+		if got == nil {
+			t.Errorf("Explain(%v) = nil", tt.err)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(got.Error(), w) {
+				t.Errorf("Explain(%v) = %q, does not say %q", tt.err, got, w)
+			}
+		}
+		if !errors.Is(got, tt.err) && !errors.Is(got, kerr.SaslAuthenticationFailed) {
+			t.Errorf("Explain(%v) = %v does not wrap the broker's error", tt.err, got)
+		}
+	}
+	if got := sec.Explain(kerr.UnknownTopicOrPartition); got != nil {
+		t.Errorf("Explain(UNKNOWN_TOPIC_OR_PARTITION) = %v, want nil: not a connection problem", got)
 	}
 }
