@@ -24,16 +24,16 @@ const quietLogs = slog.LevelError + 4
 // time well below its length.
 const readyPoll = 2 * time.Millisecond
 
-// appConfig is the configuration of every app the harness runs: brokers,
-// a consumer group of its own, no HTTP, no logs, and tables in stateDir
-// with store (both may be empty for a stateless app). Everything else is
-// the runtime's default, the mode too (auto: bulk while a partition is
-// far behind, single once it keeps up).
-func appConfig(brokers []string, group, store, stateDir string) runtime.Config {
-	return runtime.Config{
-		Brokers: brokers, Group: group, HTTP: "off", LogLevel: quietLogs,
-		TableStore: store, StateDir: stateDir,
-	}
+// appConfig is the configuration of every app the harness runs: conn's
+// brokers and connection settings, a consumer group of its own, no HTTP,
+// no logs, and tables in stateDir with store (both may be empty for a
+// stateless app). Everything else is the runtime's default, the mode too
+// (auto: bulk while a partition is far behind, single once it keeps up).
+func appConfig(conn runtime.Config, group, store, stateDir string) runtime.Config {
+	cfg := conn.Connection()
+	cfg.Group, cfg.HTTP, cfg.LogLevel = group, "off", quietLogs
+	cfg.TableStore, cfg.StateDir = store, stateDir
+	return cfg
 }
 
 // runningApp is an App running on a goroutine of its own; stop ends it.
@@ -157,7 +157,7 @@ func statelessRun(mode modes.Mode) func(context.Context, *harness, int) (measure
 		}
 		app := runtime.NewApp(h.name(mode.String(), i))
 		runtime.Handle(app, bulkCounter{cd: cd}, serde.Bytes(), serde.Bytes(), topic)
-		cfg := appConfig(h.brokers, app.Name(), "", "")
+		cfg := appConfig(h.conn, app.Name(), "", "")
 		cfg.Mode = mode
 		cfg.BulkMaxWait = 10 * time.Millisecond
 		handled, _, err := consume(ctx, app, cfg, cd)
@@ -200,7 +200,7 @@ func countRun(store string) func(context.Context, *harness, int) (measurement, e
 			cd.add(m.Record.Partition)
 			return nil
 		}), serde.String(), serde.Bytes(), topic)
-		handled, durable, err := consume(ctx, app, appConfig(h.brokers, app.Name(), store, dir), cd)
+		handled, durable, err := consume(ctx, app, appConfig(h.conn, app.Name(), store, dir), cd)
 		if err != nil {
 			return measurement{}, err
 		}

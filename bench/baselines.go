@@ -22,8 +22,8 @@ func runRawConsume(ctx context.Context, h *harness, i int) (measurement, error) 
 	}
 	n := h.cfg.records
 	start := time.Now()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(h.brokers...), kgo.ConsumerGroup(h.name("raw-consume", i)),
-		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl, err := kgo.NewClient(h.options(kgo.ConsumerGroup(h.name("raw-consume", i)),
+		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 	if err != nil {
 		return measurement{}, fmt.Errorf("consumer: %w", err)
 	}

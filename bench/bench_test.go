@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eddy-streams/eddy/broker"
 )
 
 // TestMain makes the test binary the rss scenario's worker when the
@@ -106,7 +109,7 @@ func TestOnlySelectsBaselines(t *testing.T) {
 		{"restore", []string{"raw-consume", "raw-rocksdb", "restore-memory", "restore-rocksdb"}},
 		{"latency", []string{"latency"}},
 	} {
-		cfg, err := parseConfig([]string{"--only", tc.only}, &bytes.Buffer{})
+		cfg, err := parseConfig([]string{"--only", tc.only}, &bytes.Buffer{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,11 +125,72 @@ func TestOnlySelectsBaselines(t *testing.T) {
 			t.Errorf("--only %q selects %v; want %v", tc.only, names, tc.want)
 		}
 	}
-	cfg, err := parseConfig([]string{"--only", "nothing-matches"}, &bytes.Buffer{})
+	cfg, err := parseConfig([]string{"--only", "nothing-matches"}, &bytes.Buffer{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := selectScenarios(scenarios(), cfg.only); err == nil {
 		t.Error("--only nothing-matches selected something")
+	}
+}
+
+// TestHarnessOverSASLSSL runs scenarios against external brokers that
+// require SASL over TLS, reached with the settings of a config file: the
+// harness's admin client and producers, the baseline consumer, the apps,
+// and the rss scenario's worker process (which reads the same file).
+func TestHarnessOverSASLSSL(t *testing.T) {
+	dir := t.TempDir()
+	g, err := broker.GenerateTLS(filepath.Join(dir, "tls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := broker.Start(broker.Options{TLS: g.Config, Users: []broker.User{{Name: "bench", Password: "bench-pw"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	pw := filepath.Join(dir, "password")
+	if err := os.WriteFile(pw, []byte("bench-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(dir, "eddy.yaml")
+	yaml := fmt.Sprintf("brokers: [%s]\nsecurity_protocol: sasl_ssl\ntls: {ca_file: %s}\n"+
+		"sasl: {mechanism: SCRAM-SHA-512, username: bench, password_file: %s}\n", b.Addrs()[0], g.CAFile, pw)
+	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	out := filepath.Join(dir, "results.json")
+	code := run(ctx, []string{"--config", config, "--only", "^(single|rss|latency)$",
+		"--records", "5000", "--runs", "1", "--rss-records", "5000", "--latency-rate", "2000", "--latency-duration", "300ms",
+		"--out", out, "--markdown", filepath.Join(dir, "results.md")}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, &stdout, &stderr)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range rep.Scenarios {
+		names = append(names, r.Name)
+		if !(r.RecPerSec.Median > 0) {
+			t.Errorf("%s: rec/s %+v, want > 0", r.Name, r.RecPerSec)
+		}
+	}
+	if got := strings.Join(names, " "); got != "raw-consume single latency rss" {
+		t.Errorf("scenarios %q, want raw-consume single latency rss", got)
+	}
+
+	// Security needs external brokers: the in-process one is plaintext.
+	if _, err := parseConfig(nil, &bytes.Buffer{}, []string{"EDDY_SECURITY_PROTOCOL=ssl"}); err == nil ||
+		!strings.Contains(err.Error(), "security_protocol ssl needs external brokers") {
+		t.Errorf("parseConfig with ssl and no brokers: %v", err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/eddy-streams/eddy/runtime"
 )
 
 // errUsage marks a bad command line.
@@ -48,6 +50,14 @@ type config struct {
 	executable string
 	// progress receives a line per run.
 	progress io.Writer
+
+	// configFile is --config: a YAML file of Eddy settings, whose
+	// connection settings (with the EDDY_* variables) are conn.
+	configFile string
+	// conn says how to reach external brokers (security_protocol, tls.*,
+	// sasl.*, client_id), as runtime.Config.Connection has it, without
+	// the brokers.
+	conn runtime.Config
 }
 
 // Defaults of a full run and of a quick one (--quick).
@@ -68,10 +78,11 @@ const (
 	defaultRunTimeout = 10 * time.Minute
 )
 
-// parseConfig parses the harness's command line. Help (-h) goes to stdout
-// and returns flag.ErrHelp; other errors wrap errUsage and name the flag.
-// Progress lines will go to stdout.
-func parseConfig(args []string, stdout io.Writer) (config, error) {
+// parseConfig parses the harness's command line, and reads the connection
+// settings from the config file and the EDDY_* variables of environ.
+// Help (-h) goes to stdout and returns flag.ErrHelp; other errors wrap
+// errUsage and name the flag. Progress lines will go to stdout.
+func parseConfig(args []string, stdout io.Writer, environ []string) (config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are returned, help printed below
 	var (
@@ -79,7 +90,9 @@ func parseConfig(args []string, stdout io.Writer) (config, error) {
 		brokers, only   string
 		latencyDuration string
 	)
-	fs.StringVar(&brokers, "brokers", "", "external Kafka bootstrap brokers, comma-separated (default: an in-process kfake broker)")
+	fs.StringVar(&brokers, "brokers", "", "external Kafka bootstrap brokers, comma-separated (default: the config's brokers, else an in-process kfake broker)")
+	fs.StringVar(&cfg.configFile, "config", "", "YAML `file` of Eddy settings (as a worker's --config; EDDY_CONFIG and EDDY_* variables apply too): "+
+		"the harness, its apps and its baselines reach --brokers with its brokers and connection settings (security_protocol, tls.*, sasl.*, client_id)")
 	fs.BoolVar(&cfg.quick, "quick", false, "a short run: 200,000 records, 1 run, smaller restore, latency and rss workloads")
 	fs.IntVar(&cfg.runs, "runs", 0, "runs per scenario (default 3, --quick 1)")
 	fs.IntVar(&cfg.records, "records", 0, "records of the workload (default 2,000,000, --quick 200,000)")
@@ -104,12 +117,23 @@ func parseConfig(args []string, stdout io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("%w: unexpected argument %q (flags only; -h lists them)", errUsage, fs.Arg(0))
 	}
+	loaded, err := runtime.LoadConfig("bench", cfg.configFile, environ)
+	if err != nil {
+		return config{}, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	cfg.conn = loaded.Connection()
+	cfg.brokers, cfg.conn.Brokers = cfg.conn.Brokers, nil
 	if brokers != "" {
+		cfg.brokers = nil
 		for b := range strings.SplitSeq(brokers, ",") {
 			if b = strings.TrimSpace(b); b != "" {
 				cfg.brokers = append(cfg.brokers, b)
 			}
 		}
+	}
+	if len(cfg.brokers) == 0 && cfg.conn.SecurityProtocol != "plaintext" {
+		return config{}, fmt.Errorf("%w: security_protocol %s needs external brokers (--brokers, or brokers in the config): "+
+			"the in-process broker is plaintext", errUsage, cfg.conn.SecurityProtocol)
 	}
 	if only != "" {
 		re, err := regexp.Compile(only)

@@ -9,7 +9,11 @@
 //
 // Without --brokers it starts an in-process kfake broker (retention and
 // compaction off, so that every topic holds what was written to it); with
-// --brokers it creates its topics there and deletes them at the end. It
+// --brokers it creates its topics there and deletes them at the end. A
+// secure cluster takes the settings a worker takes, from --config FILE
+// (Eddy's YAML) and EDDY_* variables, resolved by runtime.LoadConfig:
+// brokers (when --brokers is not given), security_protocol, tls.*, sasl.*
+// and client_id reach every client, app and the rss worker process. It
 // loads the workload (records with 16-byte keys drawn uniformly from
 // 100,000 with a fixed seed, 100-byte values, 8 partitions), runs every
 // scenario --runs times, and writes the median, the spread (min..max) and

@@ -14,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/runtime"
 )
 
 // harness is what every scenario shares: the brokers, an admin client,
@@ -35,6 +37,12 @@ type harness struct {
 	records string
 	// closeBroker stops the in-process broker; nil with external brokers.
 	closeBroker func()
+
+	// conn is how the harness's clients and apps reach the brokers: the
+	// brokers and the connection settings (config.conn); clientOpts are
+	// its franz-go options.
+	conn       runtime.Config
+	clientOpts []kgo.Opt
 }
 
 // runHarness runs the selected scenarios and writes the results.
@@ -108,7 +116,12 @@ func newHarness(ctx context.Context, cfg config) (_ *harness, err error) {
 			cluster.Close()
 		}
 	}()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(h.brokers...))
+	h.conn = cfg.conn
+	h.conn.Brokers = h.brokers
+	if h.clientOpts, err = h.conn.ClientOptions(); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	cl, err := kgo.NewClient(h.options()...)
 	if err != nil {
 		return nil, fmt.Errorf("bench: admin client: %w", err)
 	}
@@ -125,6 +138,11 @@ func newHarness(ctx context.Context, cfg config) (_ *harness, err error) {
 		h.closeBroker = cluster.Close
 	}
 	return h, nil
+}
+
+// options are the options of a client of the brokers followed by opts.
+func (h *harness) options(opts ...kgo.Opt) []kgo.Opt {
+	return append(append([]kgo.Opt(nil), h.clientOpts...), opts...)
 }
 
 // startBroker starts the in-process kfake broker with what would surprise

@@ -41,7 +41,7 @@ func runLatency(ctx context.Context, h *harness, i int) (measurement, error) {
 		return nil
 	}), serde.Bytes(), serde.Bytes(), topic)
 
-	r := startApp(ctx, app, appConfig(h.brokers, app.Name(), "", ""))
+	r := startApp(ctx, app, appConfig(h.conn, app.Name(), "", ""))
 	err := r.waitReady(ctx, partitions)
 	var first time.Time
 	if err == nil {
@@ -70,7 +70,7 @@ func runLatency(ctx context.Context, h *harness, i int) (measurement, error) {
 // Eddy's rather than the producer's batching. It returns the time of the
 // first send once every record is acknowledged.
 func (h *harness) producePaced(ctx context.Context, topic string, n int) (time.Time, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(h.brokers...), kgo.ProducerLinger(0))
+	cl, err := kgo.NewClient(h.options(kgo.ProducerLinger(0))...)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("producer for %s: %w", topic, err)
 	}

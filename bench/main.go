@@ -33,7 +33,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	cfg, err := parseConfig(args, stdout)
+	cfg, err := parseConfig(args, stdout, os.Environ())
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}

@@ -88,7 +88,7 @@ func catchupRun(mode modes.Mode) func(context.Context, *harness, int) (measureme
 		}
 		app := runtime.NewApp(h.name(mode.String()+"-catchup", i))
 		runtime.Handle(app, w, serde.Bytes(), serde.Bytes(), topic)
-		cfg := appConfig(h.brokers, app.Name(), "", "")
+		cfg := appConfig(h.conn, app.Name(), "", "")
 		cfg.Mode = mode
 		handled, _, err := consume(ctx, app, cfg, cd)
 		if err != nil {

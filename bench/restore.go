@@ -69,7 +69,7 @@ func (c *changelogData) run(store string) func(context.Context, *harness, int) (
 		}), serde.Bytes(), serde.Bytes(), c.source)
 		heapBefore := heapInUse()
 		start := time.Now()
-		r := startApp(ctx, app, appConfig(h.brokers, h.name("restore", storeName(store), i), store, dir))
+		r := startApp(ctx, app, appConfig(h.conn, h.name("restore", storeName(store), i), store, dir))
 		err = r.waitReady(ctx, partitions)
 		elapsed := time.Since(start)
 		figures := make(map[string]float64)

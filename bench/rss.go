@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -59,9 +60,14 @@ func (b *backlog) finish(ctx context.Context, h *harness) error {
 // least this process's RSS at the fork, broker and backlog included (2.5
 // GiB instead of 0.2 GiB with 10,000,000 records).
 func (b *backlog) run(ctx context.Context, h *harness, i int) (measurement, error) {
-	cmd := exec.CommandContext(ctx, h.cfg.executable, workerCommand,
-		"--brokers", strings.Join(h.brokers, ","), "--topic", b.topic,
-		"--group", h.name("rss", i), "--records", strconv.Itoa(h.cfg.rssRecords))
+	args := []string{workerCommand, "--brokers", strings.Join(h.brokers, ","), "--topic", b.topic,
+		"--group", h.name("rss", i), "--records", strconv.Itoa(h.cfg.rssRecords)}
+	if h.cfg.configFile != "" {
+		// The child reads the connection settings as the parent did: the
+		// file, and the EDDY_* variables it inherits.
+		args = append(args, "--config", h.cfg.configFile)
+	}
+	cmd := exec.CommandContext(ctx, h.cfg.executable, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -107,6 +113,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	group := fs.String("group", "", "the consumer group and app name (required)")
 	records := fs.Int("records", 0, "records to handle before exiting (required)")
 	timeout := fs.Duration("timeout", defaultRunTimeout, "give up after this long")
+	configFile := fs.String("config", "", "YAML `file` of Eddy settings whose connection settings reach --brokers (with EDDY_* variables)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: worker: %v", errUsage, err)
 	}
@@ -115,8 +122,17 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	seeds := strings.Split(*brokers, ",")
-	cd, err := topicCountdown(ctx, seeds, *topic)
+	loaded, err := runtime.LoadConfig(*group, *configFile, os.Environ())
+	if err != nil {
+		return fmt.Errorf("%w: worker: %v", errUsage, err)
+	}
+	conn := loaded.Connection()
+	conn.Brokers = strings.Split(*brokers, ",")
+	opts, err := conn.ClientOptions()
+	if err != nil {
+		return fmt.Errorf("bench: worker: %w", err)
+	}
+	cd, err := topicCountdown(ctx, opts, *topic)
 	if err != nil {
 		return fmt.Errorf("bench: worker: %w", err)
 	}
@@ -125,7 +141,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	app := runtime.NewApp(*group)
 	runtime.Handle(app, countingHandler(cd), serde.Bytes(), serde.Bytes(), *topic)
-	handled, _, err := consume(ctx, app, appConfig(seeds, *group, "", ""), cd)
+	handled, _, err := consume(ctx, app, appConfig(conn, *group, "", ""), cd)
 	if err != nil {
 		return fmt.Errorf("bench: worker: %w", err)
 	}
@@ -137,9 +153,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // topicCountdown returns a countdown of the records of topic, asking the
-// brokers with a client of its own.
-func topicCountdown(ctx context.Context, brokers []string, topic string) (*countdown, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+// brokers with a client of its own, of opts.
+func topicCountdown(ctx context.Context, opts []kgo.Opt, topic string) (*countdown, error) {
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("admin client: %w", err)
 	}

@@ -67,7 +67,7 @@ func (w *workload) values() func(v []byte) {
 // key. It also returns how many distinct keys were written.
 func (h *harness) produce(ctx context.Context, topic string, n int, byIndex bool) (time.Duration, int, error) {
 	start := time.Now()
-	opts := []kgo.Opt{kgo.SeedBrokers(h.brokers...)}
+	opts := h.options()
 	if byIndex {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}

@@ -3,6 +3,7 @@ package broker
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
 )
 
 // Options configure Start. The zero value is valid.
@@ -46,7 +48,31 @@ type Options struct {
 	// refused. Default 6s, Kafka's. Tests that kill workers lower it so
 	// that the group notices a dead one sooner.
 	MinSessionTimeout time.Duration
+	// Users, when not empty, make the broker require SASL authentication
+	// as one of them; each user may authenticate with PLAIN,
+	// SCRAM-SHA-256 or SCRAM-SHA-512. Default none: no authentication.
+	Users []User
+	// TLS, when set, makes the listener speak TLS only, with this
+	// config: its certificate, and ClientAuth and ClientCAs for mutual
+	// TLS. Default nil: plaintext. ServerTLS and GenerateTLS build one.
+	TLS *tls.Config
 }
+
+// User is a user the broker authenticates with SASL.
+type User struct {
+	Name, Password string
+}
+
+// GoString keeps the password out of %#v; String out of %v.
+func (u User) GoString() string {
+	return fmt.Sprintf("broker.User{Name: %q, Password: \"[redacted]\"}", u.Name)
+}
+
+// String is the user's name: never the password.
+func (u User) String() string { return u.Name }
+
+// saslMechanisms are the mechanisms every user may authenticate with.
+func saslMechanisms() []string { return []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} }
 
 // Topic is a topic created at start with a partition count and configs
 // of its own.
@@ -66,6 +92,8 @@ type Topic struct {
 type Broker struct {
 	c       *kfake.Cluster
 	created []string
+	users   []User
+	tls     *tls.Config
 }
 
 // setUpTimeout bounds the requests Start makes to the broker it started.
@@ -110,6 +138,20 @@ func Start(o Options) (*Broker, error) {
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir))
 	}
+	for _, u := range o.Users {
+		if u.Name == "" || u.Password == "" {
+			return nil, fmt.Errorf("broker: SASL user %q: a user needs a name and a password", u.Name)
+		}
+		for _, m := range saslMechanisms() {
+			opts = append(opts, kfake.Superuser(m, u.Name, u.Password))
+		}
+	}
+	if len(o.Users) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+	}
+	if o.TLS != nil {
+		opts = append(opts, kfake.TLS(o.TLS))
+	}
 	// Plain topics are seeded; declared ones, and every topic of a broker
 	// reloaded from a data dir (which seeds nothing), are created by
 	// requests once it runs.
@@ -134,7 +176,7 @@ func Start(o Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: listening on %s: %w", net.JoinHostPort(host, strconv.Itoa(port)), err)
 	}
-	b := &Broker{c: c}
+	b := &Broker{c: c, users: o.Users, tls: o.TLS}
 	if o.DataDir != "" || len(declared) > 0 {
 		if err := b.prepare(o.DataDir != "", backoff, declared); err != nil {
 			c.Close()
@@ -166,7 +208,7 @@ func (o Options) topics(partitions int) []Topic {
 // and remembers which topics it created.
 func (b *Broker) prepare(reloaded bool, backoff time.Duration, topics []Topic) error {
 	addr := b.Addrs()[0]
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	cl, err := kgo.NewClient(append(b.ClientOptions(), kgo.SeedBrokers(addr))...)
 	if err != nil {
 		return fmt.Errorf("broker: on %s: %w", addr, err)
 	}
@@ -221,3 +263,23 @@ func (b *Broker) Cluster() *kfake.Cluster { return b.c }
 
 // Close stops the broker; with a data directory, it persists its data.
 func (b *Broker) Close() { b.c.Close() }
+
+// ClientOptions are the franz-go options of a client of this broker that
+// trusts it without checking its certificate, presents the broker's own
+// certificate where the broker asks for one (GenerateTLS's is valid for
+// clients too), and authenticates as the first user with PLAIN: for the
+// broker's own requests and for tests. They do not name the brokers.
+func (b *Broker) ClientOptions() []kgo.Opt {
+	var opts []kgo.Opt
+	if b.tls != nil {
+		opts = append(opts, kgo.DialTLSConfig(&tls.Config{
+			InsecureSkipVerify: true, //nolint:gosec // the broker dials itself, in this process
+			Certificates:       b.tls.Certificates,
+			MinVersion:         tls.VersionTLS12,
+		}))
+	}
+	if len(b.users) > 0 {
+		opts = append(opts, kgo.SASL(plain.Auth{User: b.users[0].Name, Pass: b.users[0].Password}.AsMechanism()))
+	}
+	return opts
+}

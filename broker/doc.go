@@ -6,6 +6,12 @@
 // (and runtimetest) start in-process. It is not for production: one
 // process, no replication.
 //
+// Options.Users make it require SASL (each user may authenticate with
+// PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512) and Options.TLS makes it speak
+// TLS only: ServerTLS builds the config from a certificate and key (and a
+// client CA for mutual TLS), GenerateTLS from a fresh CA it writes, so
+// that the secure path can be tried and tested without a real cluster.
+//
 // Unlike a bare kfake cluster, a Broker compacts compacted topics every
 // second (Kafka's default of an hour would hide compaction from anyone
 // trying it out) and creates the topics it is given, with their own

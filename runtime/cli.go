@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/internal/cli"
+	"github.com/eddy-streams/eddy/internal/conn"
 )
 
 // Main runs the app's command line: the subcommand named by os.Args[1]
@@ -115,10 +116,20 @@ func (a *App) parseCluster(fs *flag.FlagSet, args, environ []string) (cli.Cluste
 	if err != nil {
 		return cli.Cluster{}, fmt.Errorf("runtime: %w", err)
 	}
+	sec, err := cfg.security()
+	if err != nil {
+		return cli.Cluster{}, err
+	}
+	var warnings []string
+	if sec.Insecure() {
+		warnings = append(warnings, conn.InsecureWarning)
+	}
 	return cli.Cluster{
 		Producer:       produce,
 		Brokers:        cfg.Brokers,
-		Client:         []kgo.Opt{kgo.ClientID(cfg.ClientID)},
+		Client:         append([]kgo.Opt{kgo.ClientID(cfg.ClientID)}, sec.Options()...),
+		Explain:        sec.Explain,
+		Warnings:       warnings,
 		Partitions:     cfg.TopicPartitions,
 		Replication:    cfg.TopicReplication,
 		Group:          cfg.Group,

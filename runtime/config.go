@@ -97,6 +97,76 @@ type Config struct {
 	// YAML client_id, env EDDY_CLIENT_ID, flag --client-id.
 	ClientID string
 
+	// SecurityProtocol is how every client (the worker's, the tools')
+	// connects to the brokers: "plaintext" (the default), "ssl" (TLS),
+	// "sasl_plaintext" (SASL without TLS) or "sasl_ssl" (SASL over TLS),
+	// in any case. The embedded broker (no Brokers) is plaintext.
+	// Default "plaintext".
+	// YAML security_protocol, env EDDY_SECURITY_PROTOCOL,
+	// flag --security-protocol.
+	SecurityProtocol string
+
+	// TLSCAFile is a PEM file of the certificate authorities that sign the
+	// brokers' certificates. Default empty: the system's roots. Only with
+	// ssl or sasl_ssl, as every TLS setting.
+	// YAML tls.ca_file, env EDDY_TLS_CA_FILE, flag --tls-ca-file.
+	TLSCAFile string
+
+	// TLSCertFile is the client's certificate (PEM), for brokers that
+	// require mutual TLS; with TLSKeyFile. Default empty: none.
+	// YAML tls.cert_file, env EDDY_TLS_CERT_FILE, flag --tls-cert-file.
+	TLSCertFile string
+
+	// TLSKeyFile is the private key (PEM) of TLSCertFile. Default empty.
+	// YAML tls.key_file, env EDDY_TLS_KEY_FILE, flag --tls-key-file.
+	TLSKeyFile string
+
+	// TLSServerName is the name the brokers' certificates must hold.
+	// Default empty: each broker's host as dialled.
+	// YAML tls.server_name, env EDDY_TLS_SERVER_NAME,
+	// flag --tls-server-name.
+	TLSServerName string
+
+	// TLSInsecureSkipVerify accepts any broker certificate, unverified:
+	// for development only; the worker and the tools log a warning at
+	// every start. Default false.
+	// YAML tls.insecure_skip_verify, env EDDY_TLS_INSECURE_SKIP_VERIFY,
+	// flag --tls-insecure-skip-verify.
+	TLSInsecureSkipVerify bool
+
+	// SASLMechanism is how clients authenticate with sasl_plaintext or
+	// sasl_ssl: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (with SASLUsername
+	// and a password), OAUTHBEARER (with SASLTokenFile) or AWS_MSK_IAM
+	// (with the AWS SDK's default credential chain, resolved at each
+	// authentication), in any case. Default empty: none.
+	// YAML sasl.mechanism, env EDDY_SASL_MECHANISM, flag --sasl-mechanism.
+	SASLMechanism string
+
+	// SASLUsername is the user of PLAIN and SCRAM. Default empty.
+	// YAML sasl.username, env EDDY_SASL_USERNAME, flag --sasl-username.
+	SASLUsername string
+
+	// SASLPassword is the password of PLAIN and SCRAM. It never shows:
+	// printed, marshalled or logged it reads "[redacted]". Prefer the
+	// environment or SASLPasswordFile to the flag, whose value other
+	// users of the machine can see in the process list. Default empty.
+	// YAML sasl.password, env EDDY_SASL_PASSWORD, flag --sasl-password.
+	SASLPassword Secret
+
+	// SASLPasswordFile is a file that holds the password of PLAIN and
+	// SCRAM (a trailing newline is dropped), read at start and again
+	// whenever it changes; not with SASLPassword. Default empty.
+	// YAML sasl.password_file, env EDDY_SASL_PASSWORD_FILE,
+	// flag --sasl-password-file.
+	SASLPasswordFile string
+
+	// SASLTokenFile is a file that holds the OAUTHBEARER token, read at
+	// start and again whenever it changes, so that a process renewing
+	// it keeps the clients authenticating. Default empty.
+	// YAML sasl.token_file, env EDDY_SASL_TOKEN_FILE,
+	// flag --sasl-token-file.
+	SASLTokenFile string
+
 	// CommitInterval is how often the offsets of finished records are
 	// committed. Default 5s; must be more than 0.
 	// YAML commit_interval, env EDDY_COMMIT_INTERVAL, flag --commit-interval.

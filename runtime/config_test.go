@@ -80,6 +80,7 @@ func TestConfigDefaults(t *testing.T) {
 		LogLevel:             slog.LevelInfo,
 		StateDir:             "./state",
 		ClientID:             "orders",
+		SecurityProtocol:     "plaintext",
 		ConnectTimeout:       15 * time.Second,
 		CommitInterval:       5 * time.Second,
 		ShutdownTimeout:      30 * time.Second,

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/conn"
 	"github.com/eddy-streams/eddy/internal/settings"
 	"github.com/eddy-streams/eddy/modes"
 )
@@ -92,6 +93,31 @@ func configSettings(appName string) []setting {
 			"How long start-up, and each tool, waits for the brokers' first answers before failing."),
 		appNameSetting("client_id", appName, func(c *Config) *string { return &c.ClientID },
 			"Kafka client id that brokers log and apply quotas to."),
+		settings.Choice(p, "security_protocol", conn.Protocols, func(c *Config) *string { return &c.SecurityProtocol },
+			"How every client connects to the brokers: ssl is TLS, sasl_plaintext SASL without TLS, sasl_ssl SASL over TLS. The embedded broker is plaintext."),
+		optionalString("tls.ca_file", "file", func(c *Config) *string { return &c.TLSCAFile },
+			"PEM file of the authorities that sign the brokers' certificates. Empty: the system's roots. TLS settings need security_protocol ssl or sasl_ssl."),
+		optionalString("tls.cert_file", "file", func(c *Config) *string { return &c.TLSCertFile },
+			"Client certificate (PEM) for brokers that require mutual TLS; with tls.key_file."),
+		optionalString("tls.key_file", "file", func(c *Config) *string { return &c.TLSKeyFile },
+			"Private key (PEM) of tls.cert_file."),
+		optionalString("tls.server_name", "name", func(c *Config) *string { return &c.TLSServerName },
+			"Name the brokers' certificates must hold. Empty: each broker's host as dialled."),
+		settings.Bool(p, "tls.insecure_skip_verify", false, func(c *Config) *bool { return &c.TLSInsecureSkipVerify },
+			"Accept any broker certificate, unverified: for development only (a warning is logged at every start)."),
+		settings.Custom(p, "sasl.mechanism", "name", "",
+			"How clients authenticate with sasl_plaintext or sasl_ssl: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with sasl.username and a password), OAUTHBEARER (with sasl.token_file) or AWS_MSK_IAM (the AWS default credential chain). Empty: none.",
+			func(c *Config) *string { return &c.SASLMechanism }, "", parseMechanism, func(s string) string { return s }),
+		optionalString("sasl.username", "user", func(c *Config) *string { return &c.SASLUsername },
+			"User of PLAIN and SCRAM."),
+		settings.Custom(p, "sasl.password", "password", "",
+			"Password of PLAIN and SCRAM; never shown in logs, errors or /status. Prefer EDDY_SASL_PASSWORD or sasl.password_file to the flag, which the process list shows.",
+			func(c *Config) *Secret { return &c.SASLPassword }, Secret{},
+			func(s string) (Secret, error) { return conn.NewSecret(s), nil }, Secret.Reveal),
+		optionalString("sasl.password_file", "file", func(c *Config) *string { return &c.SASLPasswordFile },
+			"File holding the password of PLAIN and SCRAM (a trailing newline is dropped), read again when it changes; not with sasl.password."),
+		optionalString("sasl.token_file", "file", func(c *Config) *string { return &c.SASLTokenFile },
+			"File holding the OAUTHBEARER token, read again whenever it changes (a sidecar may renew it)."),
 		settings.Duration(p, "commit_interval", 5*time.Second, time.Nanosecond,
 			func(c *Config) *time.Duration { return &c.CommitInterval },
 			"How often the offsets of finished records are committed."),
@@ -201,6 +227,7 @@ func validateConfig(c *Config, from settings.Sources) []settings.Problem {
 				s.flag, envPrefix+strings.ToUpper(s.key), s.key))
 		}
 	}
+	ps = append(ps, validateSecurity(c, from)...)
 	if c.AutoLagLow >= c.AutoLagHigh {
 		fail(from["auto.lag_low"], fmt.Errorf("auto.lag_low %d must be below auto.lag_high %d (from %s)",
 			c.AutoLagLow, c.AutoLagHigh, cmp.Or(from["auto.lag_high"], "the default")))

@@ -93,7 +93,7 @@ func (w *worker) setupTables(ctx context.Context) error {
 		Produce: func(rec *kgo.Record, promise func(*kgo.Record, error)) {
 			w.groupClient().Produce(w.produceCtx, rec, promise)
 		},
-		Consume: []kgo.Opt{kgo.SeedBrokers(w.brokers...)}, ClientID: w.cfg.ClientID,
+		Consume: append([]kgo.Opt{kgo.SeedBrokers(w.brokers...)}, w.security.Options()...), ClientID: w.cfg.ClientID,
 		Logger: w.logger,
 		OnRestored: func(st shards.RestoreStats) {
 			w.tel.Restored(st.Table, st.Partition, st.Records, st.Duration)

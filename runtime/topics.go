@@ -186,6 +186,10 @@ func (w *worker) unreachable(err error) error {
 	if err == nil {
 		return nil
 	}
+	if e := w.security.Explain(err); e != nil {
+		return fmt.Errorf("runtime: cannot connect to the brokers %s (security_protocol %s): %w",
+			strings.Join(w.brokers, ","), w.security.Protocol(), e)
+	}
 	return fmt.Errorf("runtime: cannot reach the brokers %s within %v: %w (are the addresses right and the brokers up?)",
 		strings.Join(w.brokers, ","), w.cfg.ConnectTimeout, err)
 }

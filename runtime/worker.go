@@ -11,6 +11,7 @@ import (
 
 	"github.com/eddy-streams/eddy/actors"
 	"github.com/eddy-streams/eddy/broker"
+	"github.com/eddy-streams/eddy/internal/conn"
 	"github.com/eddy-streams/eddy/internal/group"
 	"github.com/eddy-streams/eddy/internal/shards"
 	"github.com/eddy-streams/eddy/internal/telemetry"
@@ -36,6 +37,9 @@ type worker struct {
 
 	// produceGate bounds handlers' unacknowledged outputs.
 	produceGate *produceGate
+	// security is how every client of the worker connects: the group
+	// client (also the admin client), table restores, global tables.
+	security *conn.Security
 }
 
 // Run runs the app as one worker of its consumer group until ctx is
@@ -72,6 +76,16 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 				return fmt.Errorf("runtime: OnStart of %s: %w", r.handler, err)
 			}
 		}
+	}
+	if len(cfg.Brokers) == 0 && cfg.SecurityProtocol != conn.Plaintext {
+		return fmt.Errorf("runtime: security_protocol %s needs brokers: without them the worker starts an embedded broker, "+
+			"which is plaintext (set brokers, or leave security_protocol at plaintext)", cfg.SecurityProtocol)
+	}
+	if w.security, err = cfg.security(); err != nil {
+		return err
+	}
+	if w.security.Insecure() {
+		w.logger.Warn(conn.InsecureWarning)
 	}
 	w.brokers = cfg.Brokers
 	embedded := len(w.brokers) == 0
@@ -129,7 +143,8 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 		defer srv.Close()
 	}
-	attrs := []any{"group", cfg.Group, "topics", a.SourceTopics(), "brokers", strings.Join(w.brokers, ",")}
+	attrs := []any{"group", cfg.Group, "topics", a.SourceTopics(), "brokers", strings.Join(w.brokers, ","),
+		"security_protocol", cfg.SecurityProtocol}
 	if len(a.patterns) > 0 {
 		attrs = append(attrs, "patterns", a.Patterns())
 	}
@@ -190,6 +205,7 @@ func (w *worker) groupConfig() group.Config {
 		Hooks:       w.tel.ClientHooks(),
 		UserOptions: w.app.clientOpts,
 		Logger:      w.logger, LogLevel: cfg.LogLevel,
+		Options: w.security.Options(),
 	}
 }
 

@@ -39,7 +39,7 @@ func (e Env) Consume(ctx context.Context, args []string, io IO) error {
 	if *fromBeginning {
 		offset = kgo.NewOffset().AtStart()
 	}
-	cl, err := newClient(c, kgo.ConsumeTopics(*topic), kgo.ConsumeResetOffset(offset))
+	cl, err := newClient(c, io, kgo.ConsumeTopics(*topic), kgo.ConsumeResetOffset(offset))
 	if err != nil {
 		return err
 	}

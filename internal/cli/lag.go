@@ -31,7 +31,7 @@ func (e Env) Lag(ctx context.Context, args []string, io IO) error {
 	if *watch < 0 {
 		return UsageErrorf("--watch %v: must be 0 (print once) or more", *watch)
 	}
-	cl, err := newClient(c)
+	cl, err := newClient(c, io)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func (e Env) Produce(ctx context.Context, args []string, io IO) error {
 	if *topic == "" {
 		return UsageErrorf("--topic is required: name the topic to produce to")
 	}
-	cl, err := newClient(c, append(c.Producer[:len(c.Producer):len(c.Producer)],
+	cl, err := newClient(c, io, append(c.Producer[:len(c.Producer):len(c.Producer)],
 		// A topic deleted while we produce fails its records soon
 		// rather than being retried for ever.
 		kgo.UnknownTopicRetries(2),

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,6 +52,13 @@ type Cluster struct {
 	// Producer are the producer settings' options: the produce tool takes
 	// them (its own delivery timeout wins).
 	Producer []kgo.Opt
+	// Explain, if set, explains an error of a request that could not
+	// connect (authentication, TLS), or returns nil when it has nothing
+	// to add.
+	Explain func(error) error
+	// Warnings are printed, each on a line of its own, before a tool
+	// connects: insecure settings.
+	Warnings []string
 	// Partitions and Replication are the topic settings of topics the
 	// tools create.
 	Partitions  int
@@ -104,10 +113,14 @@ func (e Env) parse(fs *flag.FlagSet, args []string, io IO) (Cluster, error) {
 	return c, nil
 }
 
-// newClient returns a client of c's brokers with opts, or errNoBrokers.
-func newClient(c Cluster, opts ...kgo.Opt) (*kgo.Client, error) {
+// newClient returns a client of c's brokers with opts, or errNoBrokers. It
+// prints c's warnings first.
+func newClient(c Cluster, io IO, opts ...kgo.Opt) (*kgo.Client, error) {
 	if len(c.Brokers) == 0 {
 		return nil, errNoBrokers
+	}
+	for _, w := range c.Warnings {
+		fmt.Fprintf(io.Err, "warning: %s\n", w)
 	}
 	base := append([]kgo.Opt{
 		kgo.SeedBrokers(c.Brokers...),
@@ -123,12 +136,18 @@ func newClient(c Cluster, opts ...kgo.Opt) (*kgo.Client, error) {
 }
 
 // brokerError explains a failed request to the brokers: either ctx was
-// cancelled (the user interrupted), or the brokers did not answer within
+// cancelled (the user interrupted), the client could not connect securely
+// (Cluster.Explain says how), or the brokers did not answer within
 // Cluster.ConnectTimeout.
 func brokerError(ctx context.Context, c Cluster, err error) error {
 	brokers := c.Brokers
 	if ctx.Err() != nil {
 		return fmt.Errorf("cli: interrupted while talking to %s: %w", strings.Join(brokers, ","), ctx.Err())
+	}
+	if c.Explain != nil {
+		if e := c.Explain(err); e != nil {
+			return fmt.Errorf("cli: cannot connect to the brokers %s: %w", strings.Join(brokers, ","), e)
+		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("cli: the brokers %s did not answer within %v (are the addresses right and the brokers up?)",
@@ -167,9 +186,20 @@ func (e Env) Broker(ctx context.Context, args []string, io IO) error {
 	dataDir := fs.String("data-dir", "", "`directory` that keeps topics, records and offsets across restarts (default: none, data is lost on exit)")
 	minSession := fs.Duration("min-session-timeout", 6*time.Second,
 		"shortest session timeout a group member may ask for (group.min.session.timeout.ms); lower it to test workers with short sessions")
-	SetUsage(fs, "broker [--listen host:port] [--data-dir dir] [--min-session-timeout d]",
+	var users userFlags
+	fs.Var(&users, "sasl-user", "a user clients must authenticate as, `name:password`, with PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 "+
+		"(repeatable; default: none, no authentication)")
+	certFile := fs.String("tls-cert-file", "", "the broker's TLS certificate (PEM `file`), with --tls-key-file: the listener speaks TLS only")
+	keyFile := fs.String("tls-key-file", "", "the private key (PEM `file`) of --tls-cert-file")
+	generate := fs.String("tls-generate", "", "create a fresh CA and a certificate of the broker in `dir` (ca.pem for clients' tls.ca_file; "+
+		"client.pem and client-key.pem for mutual TLS) and speak TLS only")
+	clientCA := fs.String("tls-client-ca-file", "", "require clients to present a certificate this CA (PEM `file`) signed: mutual TLS")
+	SetUsage(fs, "broker [--listen host:port] [--data-dir dir] [--min-session-timeout d] [--sasl-user name:password ...] "+
+		"[--tls-generate dir | --tls-cert-file f --tls-key-file f] [--tls-client-ca-file f]",
 		"Runs a Kafka-protocol broker (kfake) in this process, with the app's topics, until interrupted.\n"+
-			"It prints \"broker listening on host:port\" on stdout once clients can connect.")
+			"It prints \"broker listening on host:port\" on stdout once clients can connect. With --sasl-user it requires\n"+
+			"SASL authentication; with --tls-generate or --tls-cert-file it speaks TLS only. For development: users given\n"+
+			"on the command line show in the process list.")
 	c, err := e.parse(fs, args, io)
 	if err != nil {
 		return err
@@ -180,6 +210,15 @@ func (e Env) Broker(ctx context.Context, args []string, io IO) error {
 	if *minSession <= 0 {
 		return UsageErrorf("--min-session-timeout %v: must be more than 0 (Kafka's default is 6s)", *minSession)
 	}
+	sasl, err := users.users()
+	if err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(*listen)
+	tlsCfg, caFile, err := brokerTLS(host, *certFile, *keyFile, *generate, *clientCA)
+	if err != nil {
+		return err
+	}
 	b, err := broker.Start(broker.Options{
 		Listen:            *listen,
 		DataDir:           *dataDir,
@@ -187,6 +226,8 @@ func (e Env) Broker(ctx context.Context, args []string, io IO) error {
 		Topics:            e.Topics,
 		Declared:          e.brokerTopics(),
 		MinSessionTimeout: *minSession,
+		Users:             sasl,
+		TLS:               tlsCfg,
 	})
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return fmt.Errorf("%w (is another broker running there? pick another port with --listen, "+
@@ -206,6 +247,7 @@ func (e Env) Broker(ctx context.Context, args []string, io IO) error {
 	} else {
 		fmt.Fprintf(io.Err, "data dir %s\n", *dataDir)
 	}
+	fmt.Fprintln(io.Err, clientHint(sasl, tlsCfg != nil, caFile))
 	// The one line on stdout: scripts and tests wait for it. io.Out is
 	// written unbuffered, in one Write.
 	if _, err := fmt.Fprintf(io.Out, "broker listening on %s\n", addr); err != nil {
@@ -213,6 +255,92 @@ func (e Env) Broker(ctx context.Context, args []string, io IO) error {
 	}
 	<-ctx.Done()
 	return nil // the deferred Close stops the broker
+}
+
+// userFlags collects --sasl-user values. Set never fails, so that the
+// flag package never prints a value (it holds a password); users checks
+// them.
+type userFlags []string
+
+func (u *userFlags) String() string { return "" }
+
+func (u *userFlags) Set(s string) error {
+	*u = append(*u, s)
+	return nil
+}
+
+// users parses the values as name:password, naming a bad one by its
+// position, never by its text.
+func (u userFlags) users() ([]broker.User, error) {
+	var out []broker.User
+	for i, v := range u {
+		name, password, ok := strings.Cut(v, ":")
+		if !ok || name == "" || password == "" {
+			return nil, UsageErrorf("--sasl-user number %d is not name:password (both non-empty)", i+1)
+		}
+		out = append(out, broker.User{Name: name, Password: password})
+	}
+	return out, nil
+}
+
+// brokerTLS is the broker's TLS config as the flags say (nil for
+// plaintext), and the CA file clients trust when it generated one.
+func brokerTLS(host, certFile, keyFile, generate, clientCA string) (*tls.Config, string, error) {
+	switch {
+	case generate != "" && (certFile != "" || keyFile != ""):
+		return nil, "", UsageErrorf("--tls-generate creates the broker's certificate: it cannot be used with --tls-cert-file or --tls-key-file")
+	case generate != "":
+		var hosts []string
+		if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+			hosts = append(hosts, host)
+		}
+		if name, err := os.Hostname(); err == nil {
+			hosts = append(hosts, name)
+		}
+		g, err := broker.GenerateTLS(generate, hosts...)
+		if err != nil {
+			return nil, "", err
+		}
+		if clientCA == "" {
+			return g.Config, g.CAFile, nil
+		}
+		c, err := broker.ServerTLS(g.CertFile, g.KeyFile, clientCA)
+		return c, g.CAFile, err
+	case certFile != "" || keyFile != "":
+		if certFile == "" || keyFile == "" {
+			return nil, "", UsageErrorf("--tls-cert-file and --tls-key-file go together: give both")
+		}
+		c, err := broker.ServerTLS(certFile, keyFile, clientCA)
+		return c, "", err
+	case clientCA != "":
+		return nil, "", UsageErrorf("--tls-client-ca-file needs TLS: add --tls-generate dir, or --tls-cert-file and --tls-key-file")
+	}
+	return nil, "", nil
+}
+
+// clientHint tells how clients connect to the broker.
+func clientHint(users []broker.User, useTLS bool, caFile string) string {
+	protocol := "plaintext"
+	switch {
+	case len(users) > 0 && useTLS:
+		protocol = "sasl_ssl"
+	case len(users) > 0:
+		protocol = "sasl_plaintext"
+	case useTLS:
+		protocol = "ssl"
+	}
+	hint := "clients connect with security_protocol " + protocol
+	if caFile != "" {
+		hint += ", tls.ca_file " + caFile
+	}
+	if len(users) > 0 {
+		names := make([]string, len(users))
+		for i, u := range users {
+			names[i] = u.Name
+		}
+		hint += ", sasl.mechanism PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 as " + strings.Join(names, ", ")
+	}
+	return hint
 }
 
 // checkListen checks that --listen is host:port.

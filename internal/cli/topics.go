@@ -123,7 +123,7 @@ func (e Env) TopicsCmd(ctx context.Context, args []string, io IO) error {
 			return err
 		}
 	}
-	cl, err := newClient(c)
+	cl, err := newClient(c, io)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ var allowed = map[string][]string{
 	"serde":               {},
 	"broker":              {},
 	"internal/settings":   {},
+	"internal/conn":       {},
 	"internal/cli":        {"broker", "internal/acks", "internal/topics"},
 	"internal/group":      {"actors", "internal/logfloor"},
 	"internal/httpserver": {},
@@ -50,6 +51,7 @@ var allowed = map[string][]string{
 var onlyIn = map[string][]string{
 	"github.com/asynkron/protoactor-go": {"actors"},
 	"github.com/linxGnu/grocksdb":       {"stores/rocksdb", "bench"},
+	"github.com/aws/aws-sdk-go-v2":      {"internal/conn"},
 }
 
 func matches(patterns []string, pkg string) bool {

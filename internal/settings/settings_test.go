@@ -128,3 +128,23 @@ func TestSizes(t *testing.T) {
 		t.Errorf("FormatSize(max) = %q", got)
 	}
 }
+
+// TestBindLeavesACallersFlag: a flag the caller defined first keeps its
+// meaning, and the setting of the same name still reads the environment.
+func TestBindLeavesACallersFlag(t *testing.T) {
+	t.Parallel()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	own := fs.String("name", "", "the subcommand's own --name")
+	l := table().Bind(fs)
+	if err := fs.Parse([]string{"--name", "mine", "--pool-workers", "2"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := l.Load([]string{"T_NAME=env"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *own != "mine" || c.Name != "env" || c.Workers != 2 {
+		t.Fatalf("own flag %q, setting %q, workers %d; want mine, env, 2", *own, c.Name, c.Workers)
+	}
+}

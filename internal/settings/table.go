@@ -140,12 +140,14 @@ func (t *Table[C]) Bind(fs *flag.FlagSet) *Loader[C] { return t.BindOnly(fs, nil
 // BindOnly is Bind with flags only for the settings keep accepts (by key;
 // nil keeps all): a command that uses some settings shows only those in
 // its usage. Load still reads every setting from the file and the
-// environment, which a worker and its tools share.
+// environment, which a worker and its tools share. A flag fs already has
+// keeps its meaning too: its setting then has no flag on fs (a
+// subcommand's own flag of the same name shadows the setting's).
 func (t *Table[C]) BindOnly(fs *flag.FlagSet, keep func(key string) bool) *Loader[C] {
 	l := &Loader[C]{t: t, fs: fs, values: map[string]*flagValues{}}
 	fs.Var(&l.file, "config", "YAML config `file` (env: "+t.FileEnv+"; default: none)")
 	for _, s := range t.Settings {
-		if keep != nil && !keep(s.Key) {
+		if keep != nil && !keep(s.Key) || fs.Lookup(s.Flag) != nil {
 			continue
 		}
 		v := new(flagValues)
@@ -186,10 +188,11 @@ func (l *Loader[C]) Load(environ []string) (C, error) {
 
 	for _, name := range setFlags {
 		i := slices.IndexFunc(l.t.Settings, func(s Setting[C]) bool { return s.Flag == name })
-		if i < 0 {
-			continue // --config, or a flag that is not a setting
+		bound, ok := l.values[name]
+		if i < 0 || !ok {
+			continue // --config, or a flag that is not a setting's
 		}
-		s, values := &l.t.Settings[i], *l.values[name]
+		s, values := &l.t.Settings[i], *bound
 		if s.Kind != Map {
 			values = values[len(values)-1:] // the last one wins
 		}

@@ -20,5 +20,7 @@
 // says; outside a test (an Example, a TestMain), New makes a driver whose
 // failures panic instead. Defaults suit tests: one partition per topic,
 // tables in memory, commits every 10ms, no HTTP server; Configure changes
-// any setting.
+// any setting. BrokerOptions makes the broker require SASL users or TLS,
+// to test an app's connection settings: the driver's own clients connect
+// as the app does (Config.ClientOptions).
 package runtimetest

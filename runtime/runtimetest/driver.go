@@ -29,6 +29,7 @@ type options struct {
 	configure  []func(*runtime.Config)
 	before     []func(*Driver)
 	topics     []string
+	broker     []func(*broker.Options)
 }
 
 // Partitions sets the partition count of the app's topics. Default 1, so
@@ -44,6 +45,16 @@ func Timeout(d time.Duration) Option { return func(o *options) { o.timeout = d }
 // no HTTP, warnings only in the log).
 func Configure(fn func(*runtime.Config)) Option {
 	return func(o *options) { o.configure = append(o.configure, fn) }
+}
+
+// BrokerOptions changes the options of the driver's embedded broker after
+// the driver's own (the app's topics, Partitions): to require SASL users
+// (broker.Options.Users) or TLS (broker.Options.TLS), and so test the app
+// as it connects to a secure cluster. Configure the app's connection
+// settings to match (SecurityProtocol, TLSCAFile, SASLMechanism, ...): the
+// driver's own clients connect as the app does.
+func BrokerOptions(fn func(*broker.Options)) Option {
+	return func(o *options) { o.broker = append(o.broker, fn) }
 }
 
 // Before runs fn once the broker runs and before the app starts: to put
@@ -76,6 +87,9 @@ type Driver struct {
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when Run returned
 	runErr  error         // Run's result, once done is closed
+
+	// clientOpts connect the driver's clients as the app connects.
+	clientOpts []kgo.Opt
 
 	mu       sync.Mutex // guards outcomes
 	outcomes []Outcome
@@ -127,7 +141,11 @@ func start(t testing.TB, app *runtime.App, opts []Option) (*Driver, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	b, err := broker.Start(broker.Options{Partitions: o.partitions, Topics: append(app.Topics(), o.topics...)})
+	bo := broker.Options{Partitions: o.partitions, Topics: append(app.Topics(), o.topics...)}
+	for _, fn := range o.broker {
+		fn(&bo)
+	}
+	b, err := broker.Start(bo)
 	if err != nil {
 		return nil, err
 	}
@@ -152,12 +170,17 @@ func start(t testing.TB, app *runtime.App, opts []Option) (*Driver, error) {
 		fn(&cfg)
 	}
 	d.cfg = cfg
+	// The driver's clients connect as the app does.
+	if d.clientOpts, err = cfg.ClientOptions(); err != nil {
+		b.Close()
+		return nil, err
+	}
 	for _, c := range []**kgo.Client{&d.keyed, &d.manual} {
 		part := kgo.StickyKeyPartitioner(nil) // Kafka's murmur2, as other clients partition
 		if c == &d.manual {
 			part = kgo.ManualPartitioner()
 		}
-		if *c, err = kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.RecordPartitioner(part)); err != nil {
+		if *c, err = kgo.NewClient(d.options(kgo.RecordPartitioner(part))...); err != nil {
 			d.closeClients()
 			b.Close()
 			return nil, err
@@ -251,6 +274,11 @@ func (d *Driver) close() error {
 	d.closeClients()
 	d.broker.Close()
 	return err
+}
+
+// options are the driver's client options followed by opts.
+func (d *Driver) options(opts ...kgo.Opt) []kgo.Opt {
+	return append(append([]kgo.Opt(nil), d.clientOpts...), opts...)
 }
 
 // App returns the app the driver runs.

@@ -145,8 +145,8 @@ func (d *Driver) readToEnd(topic string) ([]*kgo.Record, error) {
 	if len(reading) == 0 {
 		return nil, nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(d.Brokers()...), kgo.KeepControlRecords(),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: reading}))
+	cl, err := kgo.NewClient(d.options(kgo.KeepControlRecords(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: reading}))...)
 	if err != nil {
 		return nil, err
 	}

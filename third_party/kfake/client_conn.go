@@ -2,6 +2,7 @@ package kfake
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"time"
@@ -81,6 +82,9 @@ func (creq *clientReq) reply(kresp kmsg.Response) bool {
 	return false
 }
 
+// maxRequestBytes is Kafka's default socket.request.max.bytes.
+const maxRequestBytes = 100 << 20
+
 func (cc *clientConn) read() {
 	defer close(cc.done)
 	defer cc.conn.Close()
@@ -100,7 +104,16 @@ func (cc *clientConn) read() {
 				readCh <- read{err: err}
 				return
 			}
-			body := make([]byte, binary.BigEndian.Uint32(size))
+			// Kafka closes a connection whose request is larger
+			// than socket.request.max.bytes (100 MiB by default)
+			// rather than reading it: a TLS ClientHello sent to a
+			// plaintext listener reads as a request of ~370 MB.
+			n := binary.BigEndian.Uint32(size)
+			if n > maxRequestBytes {
+				readCh <- read{err: fmt.Errorf("request size %d is larger than %d", n, maxRequestBytes)}
+				return
+			}
+			body := make([]byte, n)
 			_, err := io.ReadFull(cc.conn, body)
 			readCh <- read{body: body, err: err}
 		}()
