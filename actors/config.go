@@ -10,7 +10,7 @@ import (
 )
 
 // Config configures an Engine. Its values have no defaults here: the
-// runtime's settings table (runtime/settings.go) is the one place
+// settings table (config/settings.go) is the one place
 // defaults are written, and it sets every field. New refuses a field left
 // at zero, but Logger (default: discard) and Observer (default: none).
 type Config struct {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	eddyconfig "github.com/eddy-streams/eddy/config"
 	"github.com/eddy-streams/eddy/runtime"
 )
 
@@ -117,7 +118,7 @@ func parseConfig(args []string, stdout io.Writer, environ []string) (config, err
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("%w: unexpected argument %q (flags only; -h lists them)", errUsage, fs.Arg(0))
 	}
-	loaded, err := runtime.LoadConfig("bench", cfg.configFile, environ)
+	loaded, err := eddyconfig.Load("bench", cfg.configFile, environ)
 	if err != nil {
 		return config{}, fmt.Errorf("%w: %v", errUsage, err)
 	}

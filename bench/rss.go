@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	eddyconfig "github.com/eddy-streams/eddy/config"
 	"github.com/eddy-streams/eddy/runtime"
 	"github.com/eddy-streams/eddy/serde"
 )
@@ -122,7 +123,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	loaded, err := runtime.LoadConfig(*group, *configFile, os.Environ())
+	loaded, err := eddyconfig.Load(*group, *configFile, os.Environ())
 	if err != nil {
 		return fmt.Errorf("%w: worker: %v", errUsage, err)
 	}

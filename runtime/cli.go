@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddy-streams/eddy/config"
 	"github.com/eddy-streams/eddy/internal/cli"
 	"github.com/eddy-streams/eddy/internal/conn"
 )
@@ -96,7 +97,7 @@ func keepFor(command string) func(key string) bool {
 
 // parseConfig parses a subcommand's flags and resolves its Config.
 func (a *App) parseConfig(fs *flag.FlagSet, args, environ []string) (Config, error) {
-	l := configTable(a.name).BindOnly(fs, keepFor(fs.Name()))
+	l := config.Bind(fs, a.name, keepFor(fs.Name()))
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return Config{}, err
@@ -112,11 +113,11 @@ func (a *App) parseCluster(fs *flag.FlagSet, args, environ []string) (cli.Cluste
 	if err != nil {
 		return cli.Cluster{}, err
 	}
-	produce, err := cfg.producer().Options()
+	produce, err := producer(cfg).Options()
 	if err != nil {
 		return cli.Cluster{}, fmt.Errorf("runtime: %w", err)
 	}
-	sec, err := cfg.security()
+	sec, err := cfg.Security()
 	if err != nil {
 		return cli.Cluster{}, err
 	}

@@ -79,7 +79,7 @@ func (c *Context) Produce(rec *Record) error {
 		return fmt.Errorf("runtime: produce from %s/%d@%d: record has no topic",
 			c.call.Record.Topic, c.call.Record.Partition, c.call.Record.Offset)
 	}
-	if err := c.w.produceGate.acquire(c.Context); err != nil {
+	if err := c.w.produceGate.Acquire(c.Context); err != nil {
 		return fmt.Errorf("runtime: produce to %s from %s/%d@%d: gave up waiting for room in the produce buffer "+
 			"(producer.max_buffered_records %d): %w", rec.Topic,
 			c.call.Record.Topic, c.call.Record.Partition, c.call.Record.Offset, c.w.cfg.ProducerMaxBufferedRecords, err)
@@ -95,7 +95,7 @@ func (c *Context) Produce(rec *Record) error {
 	// started must finish even if the partition is being revoked.
 	gate := c.w.produceGate // c is reused for the partition's next record: not read in the promise
 	c.w.groupClient().Produce(c.w.produceCtx, rec, func(_ *Record, err error) {
-		gate.release()
+		gate.Release()
 		if err != nil {
 			tc.Failed.Add(1)
 		} else {

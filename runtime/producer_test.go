@@ -344,48 +344,6 @@ func TestConsumerStartFromLatest(t *testing.T) {
 	}
 }
 
-func TestConfigClientSettings(t *testing.T) {
-	t.Parallel()
-	in := configInput{
-		file: "consumer:\n  start_from: latest\nproducer:\n  acks: leader\n  linger: 50ms\n  batch_max_bytes: 64KiB\n" +
-			"  compression: ZSTD\n  max_buffered_records: 100\ntopics:\n  create_missing: yes\nmetadata_max_age: 30s\n",
-		env:  []string{"EDDY_PRODUCER_DELIVERY_TIMEOUT=30s"},
-		args: []string{"--producer-acks", "none"},
-	}
-	c, _, err := in.load(t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := DefaultConfig("app")
-	want.StartFrom, want.ProducerAcks, want.ProducerLinger = "latest", "none", 50*time.Millisecond
-	want.ProducerBatchMaxBytes, want.ProducerCompression, want.ProducerMaxBufferedRecords = 64<<10, "zstd", 100
-	want.ProducerDeliveryTimeout, want.TopicsCreateMissing, want.MetadataMaxAge = 30*time.Second, "true", 30*time.Second
-	if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", want) {
-		t.Errorf("loaded\n%+v\nwant\n%+v", c, want)
-	}
-
-	for _, tc := range []struct {
-		arg, want string
-	}{
-		{"--consumer-start-from=newest", `--consumer-start-from: "newest" is not one of earliest, latest`},
-		{"--producer-acks=1", `--producer-acks: "1" is not one of all, leader, none`},
-		{"--producer-linger=2m", `--producer-linger: "2m" is out of range (must be from 1ms to 1m0s)`},
-		{"--producer-linger=0s", `--producer-linger: "0s" is out of range`},
-		{"--producer-batch-max-bytes=256", `--producer-batch-max-bytes: "256" is out of range (must be from 512 to 100MiB)`},
-		{"--producer-batch-max-bytes=1GiB", `"1GiB" is out of range`},
-		{"--producer-compression=brotli", `"brotli" is not one of snappy, none, gzip, lz4, zstd`},
-		{"--producer-delivery-timeout=500ms", `"500ms" is out of range (must be at least 1s)`},
-		{"--producer-max-buffered-records=0", `"0" is out of range (must be at least 1)`},
-		{"--topics-create-missing=maybe", `--topics-create-missing: "maybe" is not auto, true or false`},
-		{"--metadata-max-age=2h", `"2h" is out of range (must be from 10ms to 1h0m0s)`},
-	} {
-		_, _, err := configInput{args: []string{tc.arg}}.load(t)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: err = %v; want it to contain %q", tc.arg, err, tc.want)
-		}
-	}
-}
-
 // holdProduces holds every produce request to topic on c until release is
 // closed: the broker neither writes nor acknowledges them meanwhile.
 func holdProduces(t *testing.T, c *kfake.Cluster, brokers []string, topic string) (release func()) {
@@ -420,7 +378,7 @@ func awaitProduceWait(t *testing.T, app *App) *worker {
 	var w *worker
 	eventually(t, 30*time.Second, "a handler waiting for room in the produce buffer", func() bool {
 		w = app.current.Load()
-		return w != nil && w.produceGate.waits.Load() > 0
+		return w != nil && w.produceGate.Waits() > 0
 	})
 	return w
 }
@@ -446,7 +404,7 @@ func TestProducerMaxBufferedRecordsBlocksHandler(t *testing.T) {
 	// produces limit records, then blocks on the next rather than
 	// buffering all n.
 	w := awaitProduceWait(t, app)
-	if got := w.produceGate.buffered(); got != limit {
+	if got := w.produceGate.Held(); got != limit {
 		t.Errorf("%d records in the produce buffer; want the limit, %d", got, limit)
 	}
 	if got := w.groupClient().BufferedProduceRecords(); got > limit {
@@ -543,7 +501,7 @@ func TestProducerBlockedHandlerStopsOnRevoke(t *testing.T) {
 	running := startApp(t, first, cfg)
 	eventually(t, 30*time.Second, "both partitions' handlers waiting in Produce", func() bool {
 		w := first.current.Load()
-		return w != nil && w.produceGate.waits.Load() == 2
+		return w != nil && w.produceGate.Waits() == 2
 	})
 
 	// A second worker joins: the first gives up one partition, whose

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -148,37 +147,19 @@ func (w *worker) checkTopics(ctx context.Context, embedded bool) error {
 		return w.unreachable(err)
 	}
 	defaults := topics.Defaults{Partitions: int32(w.cfg.TopicPartitions), Replication: int16(w.cfg.TopicReplication)}
-	results, err := topics.Ensure(ctx, adm, specs, defaults, w.createMissing(embedded))
+	missing, failed, err := topics.AtStart(ctx, adm, specs, defaults, w.createMissing(embedded), w.logger)
 	if err != nil {
 		return w.unreachable(err)
 	}
-	var missing []string
-	var errs []error
-	for _, r := range results {
-		switch r.State {
-		case topics.Created:
-			w.logger.Info("created topic", "topic", r.Spec.Name, "spec", r.Created.String())
-		case topics.Missing:
-			missing = append(missing, r.Spec.Name)
-		case topics.Failed:
-			errs = append(errs, fmt.Errorf("runtime: %w", r.Err))
-		}
-		if len(r.Diffs) > 0 {
-			diffs := make([]string, len(r.Diffs))
-			for i, d := range r.Diffs {
-				diffs[i] = d.String()
-			}
-			w.logger.Warn("topic differs from its declaration; it is left as it is", "topic", r.Spec.Name,
-				"differences", strings.Join(diffs, "; "))
-		}
+	if failed != nil {
+		failed = fmt.Errorf("runtime: %w", failed)
 	}
 	if len(missing) > 0 {
-		sort.Strings(missing)
-		errs = append(errs, fmt.Errorf("runtime: topics missing on %s: %s (create them with `%s topics create`, "+
+		return errors.Join(failed, fmt.Errorf("runtime: topics missing on %s: %s (create them with `%s topics create`, "+
 			"or set topics.create_missing to true to have the worker create them; or check the names)",
 			strings.Join(w.brokers, ","), strings.Join(missing, ", "), cli.Binary()))
 	}
-	return errors.Join(errs...)
+	return failed
 }
 
 // unreachable explains a failure to reach the brokers at start.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/eddy-streams/eddy/actors"
 	"github.com/eddy-streams/eddy/broker"
+	"github.com/eddy-streams/eddy/internal/acks"
 	"github.com/eddy-streams/eddy/internal/conn"
 	"github.com/eddy-streams/eddy/internal/group"
 	"github.com/eddy-streams/eddy/internal/shards"
@@ -36,7 +37,7 @@ type worker struct {
 	setUpErr error
 
 	// produceGate bounds handlers' unacknowledged outputs.
-	produceGate *produceGate
+	produceGate *acks.Gate
 	// security is how every client of the worker connects: the group
 	// client (also the admin client), table restores, global tables.
 	security *conn.Security
@@ -60,12 +61,12 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := a.validate(); err != nil {
 		return err
 	}
-	cfg, err := cfg.complete(a.name)
+	cfg, err := cfg.Complete(a.name)
 	if err != nil {
 		return err
 	}
 	w := &worker{app: a, cfg: cfg, logger: logger.With("app", a.name), setUp: make(chan struct{}),
-		produceGate: newProduceGate(cfg.ProducerMaxBufferedRecords)}
+		produceGate: acks.NewGate(cfg.ProducerMaxBufferedRecords)}
 	if err := a.checkSteps(cfg.Steps); err != nil {
 		return err
 	}
@@ -81,7 +82,7 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return fmt.Errorf("runtime: security_protocol %s needs brokers: without them the worker starts an embedded broker, "+
 			"which is plaintext (set brokers, or leave security_protocol at plaintext)", cfg.SecurityProtocol)
 	}
-	if w.security, err = cfg.security(); err != nil {
+	if w.security, err = cfg.Security(); err != nil {
 		return err
 	}
 	if w.security.Insecure() {
@@ -116,7 +117,7 @@ func (a *App) run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := tel.ObserveEngine(w.member.Engine); err != nil {
 		return fmt.Errorf("runtime: metrics: %w", err)
 	}
-	err = tel.ObserveProduceBuffer(func() int64 { return int64(w.produceGate.buffered()) }, w.produceGate.waits.Load)
+	err = tel.ObserveProduceBuffer(func() int64 { return int64(w.produceGate.Held()) }, w.produceGate.Waits)
 	if err != nil {
 		return fmt.Errorf("runtime: metrics: %w", err)
 	}
@@ -189,7 +190,7 @@ func (w *worker) groupConfig() group.Config {
 			DrainTimeout:   cfg.ShutdownTimeout,
 			StallTimeout:   cfg.StallTimeout,
 			Observer:       w.tel,
-			Modes:          cfg.modePolicy(),
+			Modes:          modePolicy(cfg),
 			BulkMaxRecords: cfg.BulkMaxRecords,
 			BulkMaxWait:    cfg.BulkMaxWait,
 			Steps:          cfg.Steps,
@@ -200,7 +201,7 @@ func (w *worker) groupConfig() group.Config {
 		Colocate:       len(w.app.changelogs()) > 0 && len(sources) > 1,
 		SessionTimeout: cfg.SessionTimeout, RebalanceTimeout: cfg.RebalanceTimeout, FetchMaxWait: cfg.FetchMaxWait,
 		StartFrom: cfg.StartFrom, MetadataMaxAge: cfg.MetadataMaxAge,
-		Producer:    cfg.producer(),
+		Producer:    producer(cfg),
 		Partitioner: shards.Partitioner(w.app.changelogs()),
 		Hooks:       w.tel.ClientHooks(),
 		UserOptions: w.app.clientOpts,

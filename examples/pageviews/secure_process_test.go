@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddy-streams/eddy/config"
 	"github.com/eddy-streams/eddy/internal/testkit"
 	"github.com/eddy-streams/eddy/runtime"
 )
@@ -48,7 +49,7 @@ func TestSecureBrokerAndWorkerProcesses(t *testing.T) {
 	// The test's client connects with the same settings, through the
 	// runtime's Config (PLAIN this time).
 	cfg := runtime.Config{Brokers: []string{addr}, SecurityProtocol: "sasl_ssl", TLSCAFile: ca,
-		SASLMechanism: "PLAIN", SASLUsername: "pageviews", SASLPassword: runtime.NewSecret(password)}
+		SASLMechanism: "PLAIN", SASLUsername: "pageviews", SASLPassword: config.NewSecret(password)}
 	opts, err := cfg.ClientOptions()
 	if err != nil {
 		t.Fatal(err)

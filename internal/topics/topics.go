@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -240,4 +242,37 @@ func compareConfigs(ctx context.Context, adm *kadm.Client, names []string, resul
 		}
 	}
 	return nil
+}
+
+// AtStart ensures specs as a worker does when it starts: it creates the
+// missing topics when create, logs what it created and how existing topics
+// differ from their specs (leaving them as they are), and returns the
+// names still missing, sorted, and the errors of topics it could not
+// create. err is a failure to reach the brokers.
+func AtStart(ctx context.Context, adm *kadm.Client, specs []Spec, d Defaults, create bool, logger *slog.Logger) (missing []string, failed, err error) {
+	results, err := Ensure(ctx, adm, specs, d, create)
+	if err != nil {
+		return nil, nil, err
+	}
+	var errs []error
+	for _, r := range results {
+		switch r.State {
+		case Created:
+			logger.Info("created topic", "topic", r.Spec.Name, "spec", r.Created.String())
+		case Missing:
+			missing = append(missing, r.Spec.Name)
+		case Failed:
+			errs = append(errs, r.Err)
+		}
+		if len(r.Diffs) > 0 {
+			diffs := make([]string, len(r.Diffs))
+			for i, df := range r.Diffs {
+				diffs[i] = df.String()
+			}
+			logger.Warn("topic differs from its declaration; it is left as it is", "topic", r.Spec.Name,
+				"differences", strings.Join(diffs, "; "))
+		}
+	}
+	sort.Strings(missing)
+	return missing, errors.Join(errs...), nil
 }

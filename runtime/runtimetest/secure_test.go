@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/eddy-streams/eddy/broker"
+	"github.com/eddy-streams/eddy/config"
 	"github.com/eddy-streams/eddy/runtime"
 	"github.com/eddy-streams/eddy/runtime/runtimetest"
 	"github.com/eddy-streams/eddy/serde"
@@ -43,7 +44,7 @@ func secure(t *testing.T, password string) []runtimetest.Option {
 		}),
 		runtimetest.Configure(func(c *runtime.Config) {
 			c.SecurityProtocol, c.TLSCAFile = "sasl_ssl", g.CAFile
-			c.SASLMechanism, c.SASLUsername, c.SASLPassword = "SCRAM-SHA-256", "tester", runtime.NewSecret(password)
+			c.SASLMechanism, c.SASLUsername, c.SASLPassword = "SCRAM-SHA-256", "tester", config.NewSecret(password)
 		}),
 	}
 }

@@ -1,11 +1,11 @@
-package runtime
+package acks
 
 import (
 	"context"
 	"sync/atomic"
 )
 
-// produceGate bounds the records handlers have produced that the brokers
+// Gate bounds the records handlers have produced that the brokers
 // have not acknowledged yet (producer.max_buffered_records): a handler
 // that produces past the bound waits in Produce for an acknowledgement to
 // make room, with its own context, which ends when its partition is
@@ -19,17 +19,18 @@ import (
 // only when the client has room for it, so the client's own wait is only
 // reached when table changelog writes fill its buffer. Safe for concurrent
 // use.
-type produceGate struct {
+type Gate struct {
 	slots chan struct{} // one element per record in flight
-	waits atomic.Int64  // Produce calls that found the buffer full
+	waits atomic.Int64  // Acquire calls that found the gate full
 }
 
-func newProduceGate(n int) *produceGate {
-	return &produceGate{slots: make(chan struct{}, n)}
+// NewGate returns a gate of n slots.
+func NewGate(n int) *Gate {
+	return &Gate{slots: make(chan struct{}, n)}
 }
 
-// acquire takes a slot, waiting while none is free until ctx ends.
-func (g *produceGate) acquire(ctx context.Context) error {
+// Acquire takes a slot, waiting while none is free until ctx ends.
+func (g *Gate) Acquire(ctx context.Context) error {
 	select {
 	case g.slots <- struct{}{}:
 		return nil
@@ -44,8 +45,11 @@ func (g *produceGate) acquire(ctx context.Context) error {
 	}
 }
 
-// release frees a slot taken by acquire.
-func (g *produceGate) release() { <-g.slots }
+// Release frees a slot taken by Acquire.
+func (g *Gate) Release() { <-g.slots }
 
-// buffered returns how many records hold a slot.
-func (g *produceGate) buffered() int { return len(g.slots) }
+// Held returns how many slots are taken.
+func (g *Gate) Held() int { return len(g.slots) }
+
+// Waits counts the Acquire calls that found the gate full.
+func (g *Gate) Waits() int64 { return g.waits.Load() }

@@ -1,8 +1,9 @@
-package runtime
+package config
 
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -63,7 +64,7 @@ func (in configInput) load(t *testing.T) (Config, func(string) string, error) {
 
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	l := configTable(app).Bind(fs)
+	l := table(app).Bind(fs)
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("Parse(%q): %v", args, err)
 	}
@@ -118,8 +119,8 @@ func TestConfigDefaults(t *testing.T) {
 	want.ProducerDeliveryTimeout = 2 * time.Minute
 	want.ProducerMaxBufferedRecords = 50000
 	want.TopicsCreateMissing = "auto"
-	if got := DefaultConfig("orders"); !reflect.DeepEqual(got, want) {
-		t.Errorf("DefaultConfig(orders) =\n%+v\nwant\n%+v", got, want)
+	if got := Default("orders"); !reflect.DeepEqual(got, want) {
+		t.Errorf("Default(orders) =\n%+v\nwant\n%+v", got, want)
 	}
 
 	// No file, no flags, and only variables that are not eddy's or are
@@ -160,7 +161,7 @@ func TestConfigTableCoversConfig(t *testing.T) {
 		}
 		// The Config field's doc comment, which godoc shows, names the
 		// setting's key, variable, flag and default.
-		def := DefaultConfig("app")
+		def := Default("app")
 		field := fieldOf(&def, s.Field(&def))
 		doc := docs[field]
 		for _, want := range []string{"YAML " + s.Key, s.Env, "--" + s.Flag} {
@@ -179,11 +180,11 @@ func TestConfigTableCoversConfig(t *testing.T) {
 		if shown == appNameDefault {
 			shown = "app"
 		}
-		c := DefaultConfig("app")
+		c := Default("app")
 		if err := s.Set(&c, shown); err != nil {
 			t.Errorf("setting %q: its default %q does not parse: %v", s.Key, s.Default, err)
 		}
-		if want := DefaultConfig("app"); !reflect.DeepEqual(c, want) {
+		if want := Default("app"); !reflect.DeepEqual(c, want) {
 			t.Errorf("setting %q: parsing its shown default %q changes the config:\n%+v\nwant\n%+v", s.Key, s.Default, c, want)
 		}
 		// App.Run gives zero fields their defaults: that is unambiguous
@@ -284,7 +285,7 @@ settings:
 	tests := []struct {
 		name string
 		in   configInput
-		want func(*Config) // applied to DefaultConfig("app")
+		want func(*Config) // applied to Default("app")
 	}{
 		{
 			name: "file beats default",
@@ -401,7 +402,7 @@ settings: ~
 			if err != nil {
 				t.Fatalf("load: %v", err)
 			}
-			want := DefaultConfig("app")
+			want := Default("app")
 			tt.want(&want)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got\n%+v\nwant\n%+v", got, want)
@@ -705,7 +706,7 @@ func TestConfigEmptyAppName(t *testing.T) {
 	t.Parallel()
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	l := configTable("").Bind(fs)
+	l := table("").Bind(fs)
 	if err := fs.Parse([]string{"--client-id", "c"}); err != nil {
 		t.Fatal(err)
 	}
@@ -718,7 +719,7 @@ func TestConfigEmptyAppName(t *testing.T) {
 
 func TestConfigReference(t *testing.T) {
 	t.Parallel()
-	ref := configReference()
+	ref := Reference()
 	if !strings.Contains(ref, "| key | env | flag | default | description |") {
 		t.Errorf("reference lacks the table header:\n%s", ref)
 	}
@@ -737,7 +738,7 @@ func TestConfigReference(t *testing.T) {
 	}
 
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	configTable("app").Bind(fs)
+	table("app").Bind(fs)
 	if fs.Lookup("config") == nil {
 		t.Error("bindConfig did not register --config")
 	}
@@ -815,5 +816,47 @@ func TestConfigDottedKeyBesideScalar(t *testing.T) {
 	}
 	if c.HTTP != "127.0.0.1:7000" || !c.HTTPPprof {
 		t.Fatalf("http = %q, http.pprof = %v; want 127.0.0.1:7000 and true", c.HTTP, c.HTTPPprof)
+	}
+}
+
+func TestConfigClientSettings(t *testing.T) {
+	t.Parallel()
+	in := configInput{
+		file: "consumer:\n  start_from: latest\nproducer:\n  acks: leader\n  linger: 50ms\n  batch_max_bytes: 64KiB\n" +
+			"  compression: ZSTD\n  max_buffered_records: 100\ntopics:\n  create_missing: yes\nmetadata_max_age: 30s\n",
+		env:  []string{"EDDY_PRODUCER_DELIVERY_TIMEOUT=30s"},
+		args: []string{"--producer-acks", "none"},
+	}
+	c, _, err := in.load(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default("app")
+	want.StartFrom, want.ProducerAcks, want.ProducerLinger = "latest", "none", 50*time.Millisecond
+	want.ProducerBatchMaxBytes, want.ProducerCompression, want.ProducerMaxBufferedRecords = 64<<10, "zstd", 100
+	want.ProducerDeliveryTimeout, want.TopicsCreateMissing, want.MetadataMaxAge = 30*time.Second, "true", 30*time.Second
+	if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", want) {
+		t.Errorf("loaded\n%+v\nwant\n%+v", c, want)
+	}
+
+	for _, tc := range []struct {
+		arg, want string
+	}{
+		{"--consumer-start-from=newest", `--consumer-start-from: "newest" is not one of earliest, latest`},
+		{"--producer-acks=1", `--producer-acks: "1" is not one of all, leader, none`},
+		{"--producer-linger=2m", `--producer-linger: "2m" is out of range (must be from 1ms to 1m0s)`},
+		{"--producer-linger=0s", `--producer-linger: "0s" is out of range`},
+		{"--producer-batch-max-bytes=256", `--producer-batch-max-bytes: "256" is out of range (must be from 512 to 100MiB)`},
+		{"--producer-batch-max-bytes=1GiB", `"1GiB" is out of range`},
+		{"--producer-compression=brotli", `"brotli" is not one of snappy, none, gzip, lz4, zstd`},
+		{"--producer-delivery-timeout=500ms", `"500ms" is out of range (must be at least 1s)`},
+		{"--producer-max-buffered-records=0", `"0" is out of range (must be at least 1)`},
+		{"--topics-create-missing=maybe", `--topics-create-missing: "maybe" is not auto, true or false`},
+		{"--metadata-max-age=2h", `"2h" is out of range (must be from 10ms to 1h0m0s)`},
+	} {
+		_, _, err := configInput{args: []string{tc.arg}}.load(t)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v; want it to contain %q", tc.arg, err, tc.want)
+		}
 	}
 }

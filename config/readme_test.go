@@ -1,4 +1,4 @@
-package runtime
+package config
 
 import (
 	"flag"
@@ -11,10 +11,10 @@ var updateREADME = flag.Bool("update", false, "rewrite the README's config refer
 
 // TestREADMEConfigReference keeps the README's configuration table in step
 // with the settings the loader knows. Regenerate it with
-// `go test ./runtime -run README -update`.
+// `go test ./config -run README -update`.
 func TestREADMEConfigReference(t *testing.T) {
 	const path = "../README.md"
-	const begin, end = "<!-- config reference: generated from runtime/config.go; TestREADMEConfigReference keeps it in step -->\n", "<!-- end of config reference -->"
+	const begin, end = "<!-- config reference: generated from config/settings.go; TestREADMEConfigReference keeps it in step -->\n", "<!-- end of config reference -->"
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +24,7 @@ func TestREADMEConfigReference(t *testing.T) {
 	if i < 0 || j < i {
 		t.Fatal("README.md lacks the config reference markers")
 	}
-	want := configReference()
+	want := Reference()
 	if *updateREADME {
 		s = s[:i+len(begin)] + strings.TrimSpace(want) + "\n" + s[j:]
 		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
@@ -33,6 +33,6 @@ func TestREADMEConfigReference(t *testing.T) {
 		return
 	}
 	if got := s[i+len(begin) : j]; strings.TrimSpace(got) != strings.TrimSpace(want) {
-		t.Fatalf("README.md's config reference is stale; run: go test ./runtime -run README -update")
+		t.Fatalf("README.md's config reference is stale; run: go test ./config -run README -update")
 	}
 }

@@ -1,4 +1,4 @@
-package runtime
+package config
 
 // The settings table: one entry per Config field drives defaults, the YAML
 // file, EDDY_* variables, flags, the checks of a Config given in code, and
@@ -42,10 +42,10 @@ const (
 // setting is one entry of the table.
 type setting = settings.Setting[Config]
 
-// configTable returns the table of settings, appName being the default
+// table returns the table of settings, appName being the default
 // group and client id. It builds a fresh table on each call so that no
 // package state can be changed.
-func configTable(appName string) *settings.Table[Config] {
+func table(appName string) *settings.Table[Config] {
 	return &settings.Table[Config]{
 		Settings:  configSettings(appName),
 		ErrPrefix: "runtime: config",
@@ -294,9 +294,4 @@ func parseLogLevel(s string) (slog.Level, error) {
 		return 0, fmt.Errorf("%q is not a log level (expected debug, info, warn or error)", s)
 	}
 	return l, nil
-}
-
-// configReference renders the settings table as Markdown for the README.
-func configReference() string {
-	return configTable("app").Reference(func(def string) bool { return def == appNameDefault })
 }

@@ -1,4 +1,4 @@
-package runtime
+package config
 
 // The connection settings (security_protocol, tls.*, sasl.*): their
 // checks, and the conn.Security every client of a worker or a tool is
@@ -147,12 +147,13 @@ func (c Config) connSettings() conn.Settings {
 	}
 }
 
-// security builds the connection security of a checked Config: it reads
-// the files the settings name.
-func (c Config) security() (*conn.Security, error) {
+// Security builds the connection security of a checked Config: it reads
+// the files the settings name. It is for the runtime, which builds every
+// client with it; its type is internal.
+func (c Config) Security() (*conn.Security, error) {
 	sec, err := conn.New(c.connSettings())
 	if err != nil {
-		return nil, fmt.Errorf("runtime: %w", err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	return sec, nil
 }
@@ -180,15 +181,15 @@ func (c Config) Connection() Config {
 // read. It fails when c names no brokers. Safe to call concurrently.
 func (c Config) ClientOptions() ([]kgo.Opt, error) {
 	if len(c.Brokers) == 0 {
-		return nil, errors.New("runtime: ClientOptions: the config names no brokers")
+		return nil, errors.New("config: ClientOptions: the config names no brokers")
 	}
 	clientID := c.ClientID
 	// Any app name passes the checks; only the connection part is used.
-	full, err := c.complete("eddy")
+	full, err := c.Complete("eddy")
 	if err != nil {
 		return nil, err
 	}
-	sec, err := full.security()
+	sec, err := full.Security()
 	if err != nil {
 		return nil, err
 	}
@@ -199,23 +200,22 @@ func (c Config) ClientOptions() ([]kgo.Opt, error) {
 	return opts, nil
 }
 
-// LoadConfig resolves a Config as the worker subcommand does, without
-// flags: defaults, the YAML file at path (when path is empty, the one
-// EDDY_CONFIG names, if any), then the EDDY_* variables of environ
-// ("KEY=VALUE", as os.Environ returns them). It is for programs with a
-// command line of their own, such as a benchmark harness, that must reach
-// the cluster as the app's workers do. appName is the default group and
-// client id.
-func LoadConfig(appName, path string, environ []string) (Config, error) {
+// Load resolves a Config as the worker subcommand does, without flags:
+// defaults, the YAML file at path (when path is empty, the one EDDY_CONFIG
+// names, if any), then the EDDY_* variables of environ ("KEY=VALUE", as
+// os.Environ returns them). It is for programs with a command line of
+// their own, such as a benchmark harness, that must reach the cluster as
+// the app's workers do. appName is the default group and client id.
+func Load(appName, path string, environ []string) (Config, error) {
 	fs := flag.NewFlagSet(appName, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	l := configTable(appName).Bind(fs)
+	l := Bind(fs, appName, nil)
 	var args []string
 	if path != "" {
 		args = []string{"--config", path}
 	}
 	if err := fs.Parse(args); err != nil {
-		return Config{}, fmt.Errorf("runtime: config: %w", err)
+		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	return l.Load(environ)
 }
