@@ -11,7 +11,7 @@
 // compaction off, so that every topic holds what was written to it); with
 // --brokers it creates its topics there and deletes them at the end. A
 // secure cluster takes the settings a worker takes, from --config FILE
-// (Eddy's YAML) and EDDY_* variables, resolved by runtime.LoadConfig:
+// (Eddy's YAML) and EDDY_* variables, resolved by config.Load:
 // brokers (when --brokers is not given), security_protocol, tls.*, sasl.*
 // and client_id reach every client, app and the rss worker process. It
 // loads the workload (records with 16-byte keys drawn uniformly from
